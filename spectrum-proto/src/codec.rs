@@ -1,0 +1,156 @@
+use bytes::{Buf, BufMut, BytesMut};
+use prost::Message;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::validate::{WRAPPER, check_required};
+use crate::{DecodeError, EncodeError, FrameError, TypeNumber, WrapperMessage};
+
+/// Size of the length prefix: an unsigned 32-bit big-endian integer.
+pub const HEADER_LEN: usize = 4;
+
+/// Default maximum body length: 16 MiB.
+///
+/// Spectrum 2 itself sets no limit. The largest real frames are VCARD replies
+/// carrying a photo and BUDDIES rosters; 16 MiB admits a photo several times
+/// larger than any XMPP server will store, while bounding what a corrupt
+/// length prefix can make us buffer.
+pub const DEFAULT_MAX_FRAME_LENGTH: usize = 16 * 1024 * 1024;
+
+/// The Spectrum 2 framing: a 4-byte big-endian body length, then the body, a
+/// serialized [`WrapperMessage`].
+///
+/// Decoding yields one `Result` per frame: a frame that is not a valid
+/// wrapper, or that is longer than the maximum, is reported as a
+/// [`FrameError`] *item* and the stream continues with the next frame. An
+/// oversize frame is skipped as its bytes arrive, never buffered. The codec's
+/// own `Error` is reserved for I/O failures.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use spectrum_proto::{FrameCodec, MessageType, WrapperMessage};
+/// use tokio_util::codec::{Decoder, Encoder};
+///
+/// let mut codec = FrameCodec::new();
+/// let mut buf = BytesMut::new();
+/// codec.encode(WrapperMessage::new(MessageType::Ping, None), &mut buf).unwrap();
+/// assert_eq!(&buf[..], [0, 0, 0, 2, 0x08, 0x09]);
+/// let frame = codec.decode(&mut buf).unwrap().unwrap().unwrap();
+/// assert_eq!(frame.kind(), Some(MessageType::Ping));
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_frame_length: usize,
+    /// Bytes of an oversize frame still to discard.
+    skipping: usize,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameCodec {
+    /// A codec with the [`DEFAULT_MAX_FRAME_LENGTH`].
+    pub fn new() -> Self {
+        Self::with_max_frame_length(DEFAULT_MAX_FRAME_LENGTH)
+    }
+
+    /// A codec that rejects bodies longer than `max` bytes, both ways.
+    pub fn with_max_frame_length(max: usize) -> Self {
+        FrameCodec {
+            max_frame_length: max,
+            skipping: 0,
+        }
+    }
+
+    /// The configured maximum body length.
+    pub fn max_frame_length(&self) -> usize {
+        self.max_frame_length
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Result<WrapperMessage, FrameError>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        if self.skipping > 0 {
+            let n = self.skipping.min(src.len());
+            src.advance(n);
+            self.skipping -= n;
+            if self.skipping > 0 {
+                return Ok(None);
+            }
+        }
+        let Some(header) = src.first_chunk::<HEADER_LEN>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes(*header) as usize;
+        if len > self.max_frame_length {
+            src.advance(HEADER_LEN);
+            let n = len.min(src.len());
+            src.advance(n);
+            self.skipping = len - n;
+            return Ok(Some(Err(FrameError::TooLarge {
+                len,
+                max: self.max_frame_length,
+            })));
+        }
+        if src.len() < HEADER_LEN + len {
+            // Reserve for the rest of this frame only: `len` is bounded by the maximum.
+            src.reserve(HEADER_LEN + len - src.len());
+            return Ok(None);
+        }
+        src.advance(HEADER_LEN);
+        let body = src.split_to(len).freeze();
+        Ok(Some(decode_wrapper(body).map_err(FrameError::from)))
+    }
+}
+
+fn decode_wrapper(body: bytes::Bytes) -> Result<WrapperMessage, DecodeError> {
+    if body.is_empty() {
+        return Err(DecodeError::EmptyFrame);
+    }
+    let wrapper =
+        WrapperMessage::decode(body.clone()).map_err(|source| DecodeError::Malformed {
+            message: "WrapperMessage",
+            source,
+        })?;
+    check_required(&body, &WRAPPER)?;
+    Ok(wrapper)
+}
+
+impl Encoder<WrapperMessage> for FrameCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, item: WrapperMessage, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        self.encode(&item, dst)
+    }
+}
+
+impl Encoder<&WrapperMessage> for FrameCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, item: &WrapperMessage, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let len = item.encoded_len();
+        if len > self.max_frame_length {
+            return Err(EncodeError::TooLarge {
+                kind: TypeNumber(item.r#type),
+                len,
+                max: self.max_frame_length,
+            });
+        }
+        dst.reserve(HEADER_LEN + len);
+        // `len` fits: it is at most `max_frame_length`, itself checked below u32 by callers'
+        // configuration or by this conversion.
+        let prefix = u32::try_from(len).map_err(|_| EncodeError::TooLarge {
+            kind: TypeNumber(item.r#type),
+            len,
+            max: u32::MAX as usize,
+        })?;
+        dst.put_u32(prefix);
+        item.encode_raw(dst);
+        Ok(())
+    }
+}
