@@ -48,10 +48,12 @@ macro_rules! payloads {
             /// fields, invalid values of required enums and malformed bytes
             /// are errors that name the problem.
             pub fn from_wrapper(wrapper: WrapperMessage) -> Result<Payload, DecodeError> {
-                let payload = wrapper.payload.unwrap_or_default();
-                let Ok(kind) = MessageType::try_from(wrapper.r#type) else {
-                    return Ok(Payload::Unknown { type_number: wrapper.r#type, payload: Some(payload) });
+                let WrapperMessage { r#type: type_number, payload: raw } = wrapper;
+                let Ok(kind) = MessageType::try_from(type_number) else {
+                    // Keep an absent payload absent, so that the frame re-encodes as it came.
+                    return Ok(Payload::Unknown { type_number, payload: raw });
                 };
+                let payload = raw.clone().unwrap_or_default();
                 match kind {
                     $(MessageType::$variant => payloads!(@decode $variant payload $shape $(($ty $(, $schema)?))?),)*
                     MessageType::FtStart
@@ -59,7 +61,7 @@ macro_rules! payloads {
                     | MessageType::FtData
                     | MessageType::FtPause
                     | MessageType::FtContinue => {
-                        Ok(Payload::Unknown { type_number: wrapper.r#type, payload: Some(payload) })
+                        Ok(Payload::Unknown { type_number, payload: raw })
                     }
                 }
             }

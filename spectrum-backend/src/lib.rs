@@ -1,0 +1,99 @@
+//! Write backends for [Spectrum 2](https://spectrum.im), the XMPP transport,
+//! as one impl block.
+//!
+//! Spectrum 2's main instance speaks XMPP to users and spawns backend
+//! processes that connect them to a legacy network. A backend built on this
+//! crate gets everything that is not about the legacy network for free: the
+//! arguments and config file exactly as Spectrum 2 passes them, the
+//! connection and framing, PING/PONG and memory STATS, BACKEND_CONFIG
+//! derived from the handlers, one concurrent session per user with events in
+//! order, typed replies, logging and a clean shutdown.
+//!
+//! ```no_run
+//! use spectrum_backend::prelude::*;
+//!
+//! /// One logged-in user.
+//! struct Echo;
+//!
+//! #[backend]
+//! impl Echo {
+//!     /// `Ok` means "connected"; an error is sent as DISCONNECTED.
+//!     #[on(Login)]
+//!     async fn login(_ctx: &Ctx, _login: Login) -> Result<Self> {
+//!         Ok(Echo)
+//!     }
+//!
+//!     #[on(ConvMessage)]
+//!     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+//!         ctx.message(&msg.buddy_name, &msg.message).send().await
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     spectrum_backend::main::<Echo>()
+//! }
+//! ```
+//!
+//! # The model
+//!
+//! * The type under [`#[backend]`](backend) is **one user's session**. The
+//!   [`event::Login`] handler constructs it; [`event::Logout`] consumes it
+//!   (the handler takes `self`), and the runtime runs it at shutdown too.
+//! * Events of one user are handled one at a time, in order; users run
+//!   concurrently. PING is answered by the runtime while handlers run.
+//! * A handler returning an error, or panicking, ends only that user's
+//!   session with a DISCONNECTED carrying the [`Error`]'s code.
+//! * [`Ctx`] has one helper per message a backend sends, bound to the user.
+//!   It is `Clone + Send + 'static`: a session's own tasks keep a clone.
+//!
+//! Handlers may be `async` or not, may omit `ctx`, and may return `()` or
+//! `Result<(), E>` with `E: Into<Error>`. See [`event`] for every event and
+//! its payload. [`Backend`] is the trait the macro implements; it can be
+//! implemented by hand.
+
+#[allow(unused_extern_crates)] // lets this crate's tests and doctests use `#[backend]`
+extern crate self as spectrum_backend;
+
+mod args;
+mod capabilities;
+mod config;
+mod ctx;
+mod error;
+pub mod event;
+pub mod handler;
+mod logging;
+mod outbox;
+mod runtime;
+mod session;
+mod stats;
+
+pub use args::{Args, ArgsError, USAGE};
+pub use capabilities::Capabilities;
+pub use config::{Config, ConfigError};
+pub use ctx::{BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder};
+pub use error::{Error, Result, RunError, SendError};
+pub use handler::{Backend, Event, EventKind, VCardReply, unhandled};
+pub use runtime::{BackendCtx, Runtime, exit_with, main};
+pub use spectrum_backend_macros::{backend, on};
+pub use spectrum_proto as proto;
+pub use spectrum_proto::{ConnectionError, ParticipantFlag, StatusType};
+
+/// What a backend needs in scope.
+pub mod prelude {
+    pub use crate::proto::{
+        Buddies, Buddy, ConnectionError, ConversationMessage, Login, Logout, ParticipantFlag, Room,
+        Status, StatusType, VCard,
+    };
+    pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on};
+}
+
+/// Items used by the code `#[backend]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::{HandlerOutput, Incoming, PayloadOf};
+
+    /// Fails to compile, at the handler's name, if its future is not `Send`.
+    pub fn assert_send<F: std::future::Future + Send>(f: F) -> F {
+        f
+    }
+}

@@ -1,0 +1,545 @@
+//! The connection to the main instance and the backend's life cycle.
+
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, VecDeque};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use spectrum_proto::{self as proto, FrameCodec, Payload};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+use tracing::Instrument as _;
+
+use crate::handler::{Backend, Event};
+pub(crate) use crate::outbox::Outbox;
+use crate::session::Sessions;
+use crate::{Args, Capabilities, Config, Result, RunError, SendError, outbox, stats};
+
+/// Backend-wide context, shared by every session: the config, shared
+/// state, and messages that are not about one user.
+#[derive(Clone)]
+pub struct BackendCtx {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    backend_id: Option<String>,
+    state: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    out: Outbox,
+    queries: Mutex<VecDeque<oneshot::Sender<String>>>,
+}
+
+impl std::fmt::Debug for BackendCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendCtx")
+            .field("backend_id", &self.shared.backend_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendCtx {
+    /// The transport config file.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The id the main instance gave this process (`--service.backend_id`).
+    pub fn backend_id(&self) -> Option<&str> {
+        self.shared.backend_id.as_deref()
+    }
+
+    /// Shared state registered with [`Runtime::with_state`].
+    ///
+    /// # Panics
+    /// If no value of type `T` was registered.
+    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
+        self.try_state().unwrap_or_else(|| {
+            panic!(
+                "no shared state of type `{}`: register it with Runtime::with_state",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// Shared state of type `T`, if registered.
+    pub fn try_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.shared
+            .state
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<T>())
+    }
+
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.shared.out
+    }
+
+    /// ROOM_LIST for every user of the transport: `(room, display name)` pairs.
+    pub async fn room_list<R, N>(&self, rooms: impl IntoIterator<Item = (R, N)>) -> Result<()>
+    where
+        R: Into<String>,
+        N: Into<String>,
+    {
+        self.send_room_list(None, rooms).await
+    }
+
+    pub(crate) async fn send_room_list<R, N>(
+        &self,
+        user: Option<String>,
+        rooms: impl IntoIterator<Item = (R, N)>,
+    ) -> Result<()>
+    where
+        R: Into<String>,
+        N: Into<String>,
+    {
+        let (room, name) = rooms.into_iter().map(|(r, n)| (r.into(), n.into())).unzip();
+        let list = proto::RoomList {
+            room,
+            name,
+            user: Some(user.unwrap_or_default()),
+        };
+        Ok(self.shared.out.send(&Payload::RoomList(list)).await?)
+    }
+
+    /// Runs an admin command on the main instance (QUERY) and returns its
+    /// output, e.g. `query("online_users_count")`.
+    ///
+    /// Answers carry no id; the main instance answers in order, so do we.
+    pub async fn query(&self, command: impl Into<String>) -> Result<String> {
+        let (tx, rx) = oneshot::channel();
+        let payload = Payload::Query(proto::BackendConfig {
+            config: command.into(),
+        });
+        {
+            let mut queries = self
+                .shared
+                .queries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            queries.push_back(tx);
+        }
+        self.shared.out.send(&payload).await?;
+        Ok(rx.await.map_err(|_| SendError::NoAnswer)?)
+    }
+
+    fn answer_query(&self, output: String) {
+        let waiting = self
+            .shared
+            .queries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        match waiting {
+            Some(tx) => {
+                let _ = tx.send(output);
+            }
+            None => tracing::warn!("QUERY answer with no query waiting; ignored"),
+        }
+    }
+}
+
+/// Builds and runs a backend: start-up as Spectrum 2 spawns it, the
+/// connection, sessions and shutdown.
+///
+/// [`crate::main`] is this with the defaults. Use the builder to add shared
+/// state or to change what is announced:
+///
+/// ```no_run
+/// # use spectrum_backend::prelude::*;
+/// # struct Echo;
+/// # #[backend] impl Echo { #[on(Login)] async fn login(_l: Login) -> Self { Echo } }
+/// struct Pool;
+///
+/// fn main() -> std::process::ExitCode {
+///     spectrum_backend::Runtime::<Echo>::from_env()
+///         .map(|rt| rt.with_state(Pool).capabilities(|c| c.receipts = true))
+///         .map_or_else(spectrum_backend::exit_with, |rt| rt.block_on())
+/// }
+/// ```
+pub struct Runtime<B> {
+    args: Args,
+    config: Config,
+    state: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    capabilities: Capabilities,
+    max_frame_length: usize,
+    shutdown_grace: Duration,
+    _backend: std::marker::PhantomData<fn() -> B>,
+}
+
+impl<B> std::fmt::Debug for Runtime<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("args", &self.args)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Runtime<B> {
+    /// Reads the process's arguments and the config file they name.
+    pub fn from_env() -> std::result::Result<Self, RunError> {
+        Self::from_args(Args::from_env()?)
+    }
+
+    /// Reads the config file `args` names.
+    pub fn from_args(args: Args) -> std::result::Result<Self, RunError> {
+        let mut config = Config::load(&args.config)?;
+        config.apply_overrides(&args.overrides);
+        Ok(Self::new(args, config))
+    }
+
+    /// A runtime from parsed arguments and config.
+    pub fn new(args: Args, config: Config) -> Self {
+        Runtime {
+            args,
+            config,
+            state: HashMap::new(),
+            capabilities: Capabilities::derive(B::EVENTS),
+            max_frame_length: proto::DEFAULT_MAX_FRAME_LENGTH,
+            shutdown_grace: Duration::from_secs(10),
+            _backend: std::marker::PhantomData,
+        }
+    }
+
+    /// Makes `value` available to every handler as `ctx.state::<T>()`.
+    pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(TypeId::of::<T>(), Box::new(value));
+        self
+    }
+
+    /// Adjusts the BACKEND_CONFIG announcement derived from the handlers.
+    pub fn capabilities(mut self, change: impl FnOnce(&mut Capabilities)) -> Self {
+        change(&mut self.capabilities);
+        self
+    }
+
+    /// The largest frame accepted or sent (default 16 MiB).
+    pub fn max_frame_length(mut self, max: usize) -> Self {
+        self.max_frame_length = max;
+        self
+    }
+
+    /// How long sessions get to log out at shutdown before they are
+    /// abandoned (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The parsed arguments.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// Starts logging, builds a tokio runtime and runs the backend until the
+    /// main instance lets it go; the exit code to return from `main`.
+    pub fn block_on(self) -> ExitCode {
+        crate::logging::init();
+        let tokio = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start the tokio runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tokio
+            .block_on(self.run())
+            .map_or_else(exit_with, |()| ExitCode::SUCCESS)
+    }
+
+    /// Connects to the main instance and serves it until EXIT or until it
+    /// closes the connection.
+    pub async fn run(self) -> std::result::Result<(), RunError> {
+        let addr = format!("{}:{}", self.args.host, self.args.port);
+        let span = tracing::info_span!(
+            "backend",
+            id = self.args.backend_id.as_deref().unwrap_or("-")
+        );
+        async {
+            let stream = TcpStream::connect((self.args.host.as_str(), self.args.port))
+                .await
+                .map_err(|source| RunError::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let _ = stream.set_nodelay(true);
+            tracing::info!(%addr, "connected to the main instance");
+            let (read, write) = stream.into_split();
+            self.serve(read, write).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Serves the protocol over an established connection.
+    pub async fn serve<R, W>(self, read: R, write: W) -> std::result::Result<(), RunError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let init_res = stats::memory_kib().0;
+        let (out, inbox) = outbox::channel(self.max_frame_length);
+        let writer = tokio::spawn(outbox::write_loop(write, inbox).in_current_span());
+        let backend = BackendCtx {
+            shared: Arc::new(Shared {
+                config: self.config,
+                backend_id: self.args.backend_id,
+                state: self.state,
+                out: out.clone(),
+                queries: Mutex::new(VecDeque::new()),
+            }),
+        };
+        let (mut sessions, mut ended) = Sessions::<B>::new(backend.clone());
+        let mut frames = FramedRead::new(
+            read,
+            FrameCodec::with_max_frame_length(self.max_frame_length),
+        );
+        let mut announced = false;
+        let config_text = self.capabilities.to_ini();
+        let reason = loop {
+            let frame = tokio::select! {
+                frame = frames.next() => frame,
+                Some((user, generation)) = ended.recv() => {
+                    sessions.ended(&user, generation);
+                    continue;
+                }
+                () = terminate_signal() => break "a termination signal",
+            };
+            let wrapper = match frame {
+                None => break "end of stream from the main instance",
+                Some(Err(e)) => {
+                    tracing::error!("reading from the main instance failed: {e}");
+                    break "a read error";
+                }
+                Some(Ok(Err(e))) => {
+                    tracing::error!("bad frame from the main instance: {e}");
+                    continue;
+                }
+                Some(Ok(Ok(wrapper))) => wrapper,
+            };
+            if !announced {
+                // As the reference backends: once, before answering the first PING.
+                announced = true;
+                let payload = Payload::BackendConfig(proto::BackendConfig {
+                    config: config_text.clone(),
+                });
+                if let Err(e) = out.send_control(&[payload]) {
+                    tracing::warn!("could not queue BACKEND_CONFIG: {e}");
+                }
+            }
+            let payload = match Payload::from_wrapper(wrapper) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!("dropping a frame from the main instance: {e}");
+                    continue;
+                }
+            };
+            tracing::debug!(frame = ?payload, "in");
+            match payload {
+                Payload::Ping => {
+                    let stats = Payload::Stats(stats::stats(init_res));
+                    if let Err(e) = out.send_control(&[Payload::Pong, stats]) {
+                        tracing::warn!("could not queue PONG: {e}");
+                    }
+                }
+                Payload::Exit => break "EXIT from the main instance",
+                Payload::Login(login) => sessions.login(login),
+                Payload::Logout(logout) => {
+                    if !sessions.logout(logout) {
+                        tracing::debug!("LOGOUT for a user without a session; nothing to do");
+                    }
+                }
+                Payload::Query(answer) => backend.answer_query(answer.config),
+                Payload::ApiVersion(v) => {
+                    tracing::info!(version = v.version, "main instance API version")
+                }
+                Payload::RawXml(xml) => match raw_xml_user(&xml) {
+                    Some(user) => {
+                        let user = user.to_owned();
+                        if let Err(event) = sessions.route(&user, Event::RawXml(xml)) {
+                            orphan(&backend, &user, event).await;
+                        }
+                    }
+                    None => tracing::warn!("RAW_XML without a `from` user; ignored"),
+                },
+                other => match into_event(other) {
+                    Ok((user, event)) => {
+                        if let Err(event) = sessions.route(&user, event) {
+                            orphan(&backend, &user, event).await;
+                        }
+                    }
+                    Err(other) => {
+                        tracing::warn!(frame = ?other, "the main instance sent a message type it should not; ignored");
+                    }
+                },
+            }
+        };
+        tracing::info!(sessions = sessions.len(), "shutting down after {reason}");
+        sessions.shutdown(self.shutdown_grace).await;
+        if let Err(e) = B::exit(&backend).await {
+            tracing::warn!("exit handler failed: {e}");
+        }
+        out.close().await;
+        drop(out);
+        drop(backend);
+        match tokio::time::timeout(self.shutdown_grace, writer).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("could not flush to the main instance: {e}"),
+            Ok(Err(e)) => tracing::error!("writer task failed: {e}"),
+            Err(_) => tracing::warn!("the main instance did not take our last frames in time"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Splits a per-user message into its user and session event.
+fn into_event(payload: Payload) -> std::result::Result<(String, Event), Payload> {
+    let event = match payload {
+        Payload::StatusChanged(m) => (m.user_name.clone(), Event::StatusChanged(m)),
+        Payload::ConvMessage(m) => (m.user_name.clone(), Event::ConvMessage(m)),
+        Payload::JoinRoom(m) => (m.user_name.clone(), Event::JoinRoom(m)),
+        Payload::LeaveRoom(m) => (m.user_name.clone(), Event::LeaveRoom(m)),
+        Payload::BuddyChanged(m) => (m.user_name.clone(), Event::BuddyChanged(m)),
+        Payload::BuddyRemoved(m) => (m.user_name.clone(), Event::BuddyRemoved(m)),
+        Payload::BuddyTyping(m) => (m.user_name.clone(), Event::BuddyTyping(m)),
+        Payload::BuddyTyped(m) => (m.user_name.clone(), Event::BuddyTyped(m)),
+        Payload::BuddyStoppedTyping(m) => (m.user_name.clone(), Event::BuddyStoppedTyping(m)),
+        Payload::Attention(m) => (m.user_name.clone(), Event::Attention(m)),
+        // The main marks an own-vCard update by the presence of a photo.
+        Payload::Vcard(m) if m.photo.is_some() => (m.user_name.clone(), Event::VCardUpdate(m)),
+        Payload::Vcard(m) => (m.user_name.clone(), Event::VCard(m)),
+        Payload::RoomSubjectChanged(m) => (m.user_name.clone(), Event::RoomSubjectChanged(m)),
+        Payload::Buddies(m) => match m.buddy.first() {
+            Some(b) => (b.user_name.clone(), Event::Buddies(m)),
+            None => return Err(Payload::Buddies(m)),
+        },
+        other => return Err(other),
+    };
+    Ok(event)
+}
+
+/// The bare JID in the `from` attribute of a RAW_XML stanza: the user.
+fn raw_xml_user(xml: &str) -> Option<&str> {
+    let start = xml.find('<')?;
+    let end = xml[start..].find('>')? + start;
+    let tag = &xml[start..end];
+    let at = tag.find(" from=")? + " from=".len();
+    let quote = tag[at..].chars().next()?;
+    if quote != '\'' && quote != '"' {
+        return None;
+    }
+    let value = &tag[at + 1..];
+    let value = &value[..value.find(quote)?];
+    Some(value.split('/').next().unwrap_or(value))
+}
+
+/// An event for a user with no session: answer what expects an answer.
+async fn orphan(backend: &BackendCtx, user: &str, event: Event) {
+    tracing::info!(%user, event = event.name(), "event for a user who is not logged in");
+    let reply = match event {
+        Event::VCard(req) => Payload::Vcard(proto::VCard {
+            user_name: req.user_name,
+            buddy_name: req.buddy_name,
+            id: req.id,
+            fullname: Some(String::new()),
+            nickname: Some(String::new()),
+            photo: Some(bytes::Bytes::new()),
+        }),
+        Event::JoinRoom(room) => Payload::ParticipantChanged(proto::Participant {
+            user_name: room.user_name,
+            room: room.room,
+            nickname: room.nickname,
+            flag: proto::ParticipantFlag::RoomNotFound.bit(),
+            status: proto::StatusType::StatusNone as i32,
+            status_message: Some("you are not logged in to the legacy network".to_owned()),
+            newname: Some(String::new()),
+            icon_hash: None,
+            alias: Some(String::new()),
+        }),
+        _ => return,
+    };
+    if let Err(e) = backend.outbox().send(&reply).await {
+        tracing::warn!("could not answer: {e}");
+    }
+}
+
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Prints a start-up error as a person should see it; the exit code for it.
+pub fn exit_with(error: RunError) -> ExitCode {
+    match &error {
+        RunError::Args(crate::args::ArgsError::Help) => {
+            println!("{error}");
+            ExitCode::SUCCESS
+        }
+        RunError::Args(_) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+        _ => {
+            tracing::error!("{error}");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs backend `B` as Spectrum 2 spawns it: parses the arguments and the
+/// config file, logs to stderr (`RUST_LOG` sets the level), connects, and
+/// serves until EXIT. Returns the process's exit code.
+///
+/// ```no_run
+/// # use spectrum_backend::prelude::*;
+/// # struct Echo;
+/// # #[backend] impl Echo { #[on(Login)] async fn login(_l: Login) -> Self { Echo } }
+/// fn main() -> std::process::ExitCode {
+///     spectrum_backend::main::<Echo>()
+/// }
+/// ```
+pub fn main<B: Backend>() -> ExitCode {
+    Runtime::<B>::from_env().map_or_else(exit_with, Runtime::block_on)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raw_xml_user;
+
+    #[test]
+    fn raw_xml_is_routed_by_from() {
+        assert_eq!(
+            raw_xml_user("<message from='a@b.c/res' to='x@y'><body/></message>"),
+            Some("a@b.c")
+        );
+        assert_eq!(raw_xml_user("<iq to=\"x\" from=\"u@h\"/>"), Some("u@h"));
+        assert_eq!(raw_xml_user("<presence to='x'/>"), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! Sessions: one task per logged-in user, fed in order by the reader.
+//!
+//! The reader never waits for a handler. It pushes each event onto the
+//! user's queue and goes back to the socket, so PING is answered while any
+//! handler runs, and users never wait for each other. A user's events are
+//! handled one at a time, in arrival order.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
+use spectrum_proto::{self as proto, ConnectionError};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+use crate::handler::Backend;
+use crate::runtime::BackendCtx;
+use crate::{Ctx, Error, Event};
+
+/// What a session's queue carries; boxed so an idle queue stays small.
+pub(crate) enum SessionMsg {
+    Event(Box<Event>),
+    Logout(Box<proto::Logout>),
+}
+
+struct Entry {
+    queue: mpsc::UnboundedSender<SessionMsg>,
+    task: JoinHandle<()>,
+    generation: u64,
+    legacy_name: String,
+}
+
+/// The sessions of one connection, owned by the reader.
+pub(crate) struct Sessions<B> {
+    map: HashMap<String, Entry>,
+    next_generation: u64,
+    backend: BackendCtx,
+    ended_tx: mpsc::UnboundedSender<(String, u64)>,
+    _backend: std::marker::PhantomData<fn() -> B>,
+}
+
+impl<B: Backend> Sessions<B> {
+    pub(crate) fn new(backend: BackendCtx) -> (Self, mpsc::UnboundedReceiver<(String, u64)>) {
+        let (ended_tx, ended_rx) = mpsc::unbounded_channel();
+        let sessions = Sessions {
+            map: HashMap::new(),
+            next_generation: 0,
+            backend,
+            ended_tx,
+            _backend: std::marker::PhantomData,
+        };
+        (sessions, ended_rx)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Starts a session. A LOGIN for a user we already serve (a move or a
+    /// reconnect) logs the old session out first; the new login waits for it.
+    pub(crate) fn login(&mut self, login: proto::Login) {
+        let user = login.user.clone();
+        let previous = self.map.remove(&user).map(|old| {
+            tracing::info!(%user, "LOGIN for a user with a session: ending the old one first");
+            let _ = old.queue.send(SessionMsg::Logout(Box::new(proto::Logout {
+                user: user.clone(),
+                legacy_name: old.legacy_name,
+            })));
+            old.task
+        });
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let (queue, rx) = mpsc::unbounded_channel();
+        let ctx = Ctx::new(
+            user.clone(),
+            login.legacy_name.clone(),
+            self.backend.clone(),
+        );
+        let ended_tx = self.ended_tx.clone();
+        let legacy_name = login.legacy_name.clone();
+        let span = tracing::info_span!("session", user = %user);
+        let task = tokio::spawn(
+            async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                run::<B>(&ctx, login, rx).await;
+                ctx.end();
+                let _ = ended_tx.send((ctx.user().to_owned(), generation));
+            }
+            .instrument(span),
+        );
+        self.map.insert(
+            user,
+            Entry {
+                queue,
+                task,
+                generation,
+                legacy_name,
+            },
+        );
+    }
+
+    /// Queues an event for its user; gives it back if there is no session.
+    pub(crate) fn route(&mut self, user: &str, event: Event) -> Result<(), Event> {
+        match self.map.get(user) {
+            // A closed queue means the session task has ended.
+            Some(entry) if !entry.queue.is_closed() => {
+                let _ = entry.queue.send(SessionMsg::Event(Box::new(event)));
+                Ok(())
+            }
+            _ => Err(event),
+        }
+    }
+
+    /// Queues the logout; false if the user has no session.
+    pub(crate) fn logout(&mut self, logout: proto::Logout) -> bool {
+        match self.map.get(&logout.user) {
+            Some(entry) => entry
+                .queue
+                .send(SessionMsg::Logout(Box::new(logout)))
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Forgets a session that ended by itself, unless a newer one replaced it.
+    pub(crate) fn ended(&mut self, user: &str, generation: u64) {
+        if self
+            .map
+            .get(user)
+            .is_some_and(|e| e.generation == generation)
+        {
+            self.map.remove(user);
+        }
+    }
+
+    /// Logs every session out (after the events already queued) and waits
+    /// for them, at most `grace`; sessions still running are then aborted.
+    pub(crate) async fn shutdown(&mut self, grace: std::time::Duration) {
+        let entries: Vec<(String, Entry)> = self.map.drain().collect();
+        let mut tasks = Vec::with_capacity(entries.len());
+        for (user, entry) in entries {
+            let _ = entry.queue.send(SessionMsg::Logout(Box::new(proto::Logout {
+                user,
+                legacy_name: entry.legacy_name,
+            })));
+            tasks.push(entry.task);
+        }
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        if tokio::time::timeout(grace, futures_util::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still busy after {grace:?} of shutdown; abandoning them");
+            for abort in aborts {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Why a handler did not succeed.
+enum Failure {
+    Error(Error),
+    Panic(String),
+}
+
+impl Failure {
+    fn code_and_text(&self, during: &str) -> (ConnectionError, String) {
+        match self {
+            Failure::Error(e) => (e.code(), e.report()),
+            // A panic is a bug in this backend, like a crashed backend process;
+            // answer as Spectrum 2 does for those: OtherError, retried.
+            Failure::Panic(msg) => (
+                ConnectionError::OtherError,
+                format!("internal error in the backend while handling {during}: {msg}"),
+            ),
+        }
+    }
+}
+
+async fn guarded<T>(
+    fut: impl std::future::Future<Output = crate::Result<T>>,
+) -> Result<T, Failure> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Failure::Error(e)),
+        Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_owned())
+}
+
+async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
+    let (code, text) = failure.code_and_text(during);
+    match failure {
+        Failure::Panic(_) => tracing::error!(code = code.as_str_name(), "{text}"),
+        Failure::Error(_) => tracing::warn!(code = code.as_str_name(), "session ends: {text}"),
+    }
+    if let Err(e) = ctx.disconnect(code, text).await {
+        tracing::warn!("could not send DISCONNECTED: {e}");
+    }
+}
+
+/// One session's life: login, events in order, logout.
+async fn run<B: Backend>(
+    ctx: &Ctx,
+    login: proto::Login,
+    mut rx: mpsc::UnboundedReceiver<SessionMsg>,
+) {
+    let legacy_name = login.legacy_name.clone();
+    let mut session = match guarded(B::login(ctx, login)).await {
+        Ok(session) => session,
+        Err(failure) => {
+            disconnect(ctx, &failure, "LOGIN").await;
+            return;
+        }
+    };
+    tracing::info!("logged in");
+    if let Err(e) = ctx.connected().await {
+        tracing::warn!("could not send CONNECTED: {e}");
+    }
+    let logout = loop {
+        match rx.recv().await {
+            Some(SessionMsg::Event(event)) => {
+                let name = event.name();
+                tracing::debug!(event = name, "handling");
+                if let Err(failure) = guarded(session.handle(ctx, *event)).await {
+                    disconnect(ctx, &failure, name).await;
+                    if let Failure::Panic(_) = failure {
+                        // The session's state is unknown after a panic: drop it.
+                        return;
+                    }
+                    break proto::Logout {
+                        user: ctx.user().to_owned(),
+                        legacy_name,
+                    };
+                }
+            }
+            Some(SessionMsg::Logout(logout)) => break *logout,
+            None => {
+                break proto::Logout {
+                    user: ctx.user().to_owned(),
+                    legacy_name,
+                };
+            }
+        }
+    };
+    match guarded(session.logout(ctx, logout)).await {
+        Ok(()) => tracing::info!("logged out"),
+        Err(Failure::Error(e)) => tracing::warn!("logout handler failed: {e}"),
+        Err(Failure::Panic(msg)) => tracing::error!("logout handler panicked: {msg}"),
+    }
+}
