@@ -66,6 +66,8 @@ mod outbox;
 mod runtime;
 mod session;
 mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use args::{Args, ArgsError, USAGE};
 pub use capabilities::Capabilities;

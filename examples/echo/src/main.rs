@@ -1,0 +1,70 @@
+//! The smallest useful Spectrum 2 backend: every message comes back.
+//!
+//! Each user gets a contact called `echo`; anything they send to any
+//! contact is sent back by that contact, with typing notifications, message
+//! receipts, and a vCard on request. Run it the way Spectrum 2 does, or
+//! against the simulator:
+//!
+//! ```text
+//! cargo run -p spectrum-sim -- run --cargo echo --script examples/echo/demo.sim
+//! ```
+
+use spectrum_backend::prelude::*;
+
+/// One logged-in user.
+struct Echo {
+    /// Messages echoed so far, shown in the vCard.
+    echoed: u64,
+}
+
+#[backend]
+impl Echo {
+    /// There is no network to log in to; only an empty name is refused.
+    #[on(Login)]
+    async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
+        if login.legacy_name.trim().is_empty() {
+            return Err(Error::invalid_username("a legacy name is required"));
+        }
+        ctx.buddy("echo").alias("Echo").group("Bots").send().await?;
+        Ok(Echo { echoed: 0 })
+    }
+
+    /// Types, then answers with the same text from the same contact.
+    #[on(ConvMessage)]
+    async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+        ctx.typing(&msg.buddy_name).await?;
+        ctx.message(&msg.buddy_name, &msg.message).send().await?;
+        self.echoed += 1;
+        if let Some(id) = msg.id.filter(|id| !id.is_empty()) {
+            ctx.message_ack(&msg.buddy_name, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Mirrors the user's typing.
+    #[on(BuddyTyping)]
+    async fn typing(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
+        ctx.typing(&buddy.buddy_name).await
+    }
+
+    /// Mirrors the user's pause.
+    #[on(BuddyStoppedTyping)]
+    async fn stopped(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
+        ctx.stopped_typing(&buddy.buddy_name).await
+    }
+
+    /// Every contact has a vCard; a synchronous handler is enough.
+    #[on(VCard)]
+    fn vcard(&mut self, request: VCard) -> VCardReply {
+        VCardReply::new()
+            .fullname(format!("Echo of {}", request.buddy_name))
+            .nickname(format!("{} messages echoed", self.echoed))
+    }
+
+    #[on(Logout)]
+    async fn logout(self, _logout: Logout) {}
+}
+
+fn main() -> std::process::ExitCode {
+    spectrum_backend::main::<Echo>()
+}

@@ -1,0 +1,70 @@
+//! The echo backend as Spectrum 2 runs it: a separate process, spawned with
+//! Spectrum 2's argument list and a config file, talking over TCP.
+
+use spectrum_backend::proto::{MessageType, Payload};
+use spectrum_backend::testing::{MainInstance, Result};
+
+const CONFIG: &str = "[service]\njid = echo.localhost\nbackend = /usr/bin/echo\n";
+
+#[tokio::test]
+async fn echoes_over_a_real_socket() -> Result<()> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+    let hello = main.handshake().await?;
+    let config = hello
+        .backend_config
+        .expect("BACKEND_CONFIG before the first PONG");
+    assert!(config.contains("[features]\nmuc=0\n"), "{config}");
+    assert!(hello.stats.res > 0, "real memory figures");
+    assert_ne!(
+        hello.stats.id,
+        std::process::id().to_string(),
+        "the backend's own PID"
+    );
+
+    main.login("alice@localhost", "alice", "pw").await?;
+    let roster = main.expect_type(MessageType::BuddyChanged).await?;
+    assert!(matches!(roster, Payload::BuddyChanged(b) if b.buddy_name == "echo"));
+
+    main.send_message("alice@localhost", "bob", "hello").await?;
+    let echoed = main.expect_message("alice@localhost").await?;
+    assert_eq!(
+        (echoed.buddy_name.as_str(), echoed.message.as_str()),
+        ("bob", "hello")
+    );
+
+    let vcard = main.vcard("alice@localhost", "bob").await?;
+    assert_eq!(vcard.fullname.as_deref(), Some("Echo of bob"));
+    assert_eq!(vcard.nickname.as_deref(), Some("1 messages echoed"));
+
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn refuses_an_empty_legacy_name_for_good() -> Result<()> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+    main.handshake().await?;
+    let refused = main
+        .try_login("bob@localhost", " ", "pw")
+        .await?
+        .expect_err("refused");
+    // INVALID_USERNAME (1): Spectrum 2 must not retry.
+    assert_eq!(refused.error, 1);
+    assert_eq!(main.close().await?, 0);
+    Ok(())
+}
+
+#[test]
+fn wrong_arguments_print_usage_and_fail() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_echo"))
+        .arg("--port")
+        .arg("1")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing --host") && stderr.contains("usage:"),
+        "{stderr}"
+    );
+}
