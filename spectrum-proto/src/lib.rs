@@ -29,6 +29,8 @@
 
 mod codec;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod message_type;
 mod payload;
 mod validate;
