@@ -11,7 +11,7 @@ pub(crate) fn parse(args: proc_macro2::TokenStream, errors: &mut Errors) -> Back
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
             if krate.is_some() {
-                return Err(meta.error("duplicate `crate` argument"));
+                return Err(meta.error("duplicate `crate` argument\n= help: remove this one"));
             }
             krate = Some(meta.value()?.parse()?);
             Ok(())

@@ -31,15 +31,9 @@ pub fn backend(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Binds a method of a `#[backend]` impl block to an event, e.g.
-/// `#[on(ConvMessage)]`. Only meaningful inside `#[backend]`.
+/// `#[on(ConvMessage)]`. Only meaningful inside `#[backend]`, which removes
+/// it; anywhere else it is an error, and the item is kept as written.
 #[proc_macro_attribute]
 pub fn on(args: TokenStream, input: TokenStream) -> TokenStream {
-    let _ = args;
-    let input: proc_macro2::TokenStream = input.into();
-    let error = syn::Error::new(
-        proc_macro2::Span::call_site(),
-        "`#[on(..)]` must be used on a method inside an impl block annotated with `#[backend]`",
-    )
-    .into_compile_error();
-    quote::quote!(#error #input).into()
+    expand::stray_on(args.into(), input.into()).into()
 }

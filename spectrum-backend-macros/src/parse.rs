@@ -5,17 +5,20 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 
 use crate::diag::Errors;
-use crate::model::{Attempted, Handler, Model};
+use crate::model::{Attempted, Handler, Model, Unusable};
 use crate::validate::looks_like_protobuf_name;
 
 /// Parses the item under `#[backend]`. When it cannot become a [`Model`],
-/// returns the tokens to emit in its place (the input, minus `#[on]`).
-pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, TokenStream> {
+/// returns what to emit in its place.
+pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, Unusable> {
     let item: syn::Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(e) => {
             errors.push(e);
-            return Err(strip_on_tokens(input));
+            return Err(Unusable {
+                self_ty: inherent_self_ty(input.clone()).map(Box::new),
+                tokens: strip_on_tokens(input),
+            });
         }
     };
     let syn::Item::Impl(mut item) = item else {
@@ -26,7 +29,10 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
             .map(|t| t.span())
             .unwrap_or_else(proc_macro2::Span::call_site);
         errors.at(first, "`#[backend]` can only be applied to an inherent `impl` block, e.g. `#[backend] impl MyBackend { .. }`");
-        return Err(strip_on_tokens(input));
+        return Err(Unusable {
+            tokens: strip_on_tokens(input),
+            self_ty: None,
+        });
     };
     let mut shape_ok = true;
     if let Some((path, _)) = &item.trait_ {
@@ -39,7 +45,7 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         errors.spanned(
             &item.generics,
-            "`#[backend]` does not support generic impl blocks",
+            "`#[backend]` does not support generic impl blocks\n= help: put it on an impl for one concrete type, e.g. `impl MySession<Irc> { .. }`",
         );
         shape_ok = false;
     }
@@ -51,8 +57,9 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
                 let ons = take_on_attrs(&mut method.attrs);
                 let mut ons = ons.into_iter();
                 if let Some(first) = ons.next() {
-                    attempted.any = true;
-                    if let Some(event) = event_name(&first, errors) {
+                    let event = event_name(&first, errors);
+                    attempted.reported |= event.is_none();
+                    if let Some(event) = event {
                         attempted.login |= event == "Login";
                         let cfg = method
                             .attrs
@@ -68,6 +75,7 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
                     }
                 }
                 for extra in ons {
+                    attempted.reported = true;
                     errors.spanned(
                         &extra,
                         "a handler can be bound to only one event; move this `#[on(..)]` to its own method",
@@ -81,7 +89,10 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
         }
     }
     if !shape_ok {
-        return Err(item.into_token_stream());
+        return Err(Unusable {
+            tokens: item.into_token_stream(),
+            self_ty: None,
+        });
     }
     Ok(Model {
         item,
@@ -92,8 +103,11 @@ pub(crate) fn parse(input: TokenStream, errors: &mut Errors) -> Result<Model, To
 
 fn misplaced(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors, attempted: &mut Attempted) {
     for attr in take_on_attrs(attrs) {
-        attempted.any = true;
-        errors.spanned(&attr, "`#[on(..)]` can only be applied to methods");
+        attempted.reported = true;
+        errors.spanned(
+            &attr,
+            "`#[on(..)]` can only be applied to methods\n= help: put it on the method that handles the event",
+        );
     }
 }
 
@@ -150,6 +164,26 @@ fn event_name(attr: &syn::Attribute, errors: &mut Errors) -> Option<syn::Ident> 
     }
 }
 
+/// The self type of `impl Type { .. }`, read without parsing the body: for
+/// an inherent, non-generic impl block whose methods do not parse yet, so
+/// that the fallback `Backend` impl can still be emitted.
+fn inherent_self_ty(input: TokenStream) -> Option<syn::Type> {
+    let header = |stream: syn::parse::ParseStream<'_>| {
+        stream.call(syn::Attribute::parse_outer)?;
+        stream.parse::<Option<syn::Token![unsafe]>>()?;
+        stream.parse::<syn::Token![impl]>()?;
+        if stream.peek(syn::Token![<]) {
+            return Err(stream.error("a generic impl block"));
+        }
+        let self_ty: syn::Type = stream.parse()?;
+        let body;
+        syn::braced!(body in stream);
+        body.parse::<TokenStream>()?;
+        Ok(self_ty)
+    };
+    syn::parse::Parser::parse2(header, input).ok()
+}
+
 /// Removes `# [on(..)]` (and `#[path::on(..)]`) wherever it appears, for
 /// input that does not parse: otherwise rustc would add "cannot find
 /// attribute `on`" to the real syntax error.
@@ -159,11 +193,12 @@ pub(crate) fn strip_on_tokens(tokens: TokenStream) -> TokenStream {
     while let Some(tt) = iter.next() {
         match tt {
             TokenTree::Punct(p) if p.as_char() == '#' => {
-                if let Some(TokenTree::Group(g)) = iter.peek() {
-                    if g.delimiter() == Delimiter::Bracket && attr_is_on(g.stream()) {
-                        iter.next();
-                        continue;
-                    }
+                if let Some(TokenTree::Group(g)) = iter.peek()
+                    && g.delimiter() == Delimiter::Bracket
+                    && attr_is_on(g.stream())
+                {
+                    iter.next();
+                    continue;
                 }
                 out.push(TokenTree::Punct(p));
             }

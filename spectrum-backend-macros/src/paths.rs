@@ -1,7 +1,7 @@
 //! Paths into `spectrum_backend`, spanned where the user will look.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::quote;
+use quote::{ToTokens, quote};
 
 /// The runtime crate's path: `::spectrum_backend` or `#[backend(crate = ..)]`.
 pub(crate) fn krate(custom: Option<&syn::Path>) -> TokenStream {
@@ -32,6 +32,28 @@ pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 /// `krate::event::Name`, spanned at the event name in `#[on(Name)]`.
 pub(crate) fn event(krate: &TokenStream, event: &syn::Ident) -> TokenStream {
     let krate = respan(krate.clone(), event.span());
-    let ev = quote::quote_spanned!(event.span()=> #krate::event::#event);
-    ev
+    quote::quote_spanned!(event.span()=> #krate::event::#event)
+}
+
+/// The spans of the first and last tokens of `tokens` (the call site for
+/// none).
+///
+/// A generated expression whose first token is spanned at the first and
+/// whose last token is spanned at the last makes rustc underline the whole
+/// user item, e.g. all of `Result<(), MyError>` instead of only `Result`.
+pub(crate) fn span_range(tokens: &impl ToTokens) -> (Span, Span) {
+    let mut iter = tokens.to_token_stream().into_iter();
+    let first = iter.next().map_or_else(Span::call_site, |t| t.span());
+    let last = iter.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
+/// `tokens` spanned so that rustc underlines from `first` to `last`: the
+/// first token at `first`, every other at `last`.
+pub(crate) fn respan_range(tokens: TokenStream, (first, last): (Span, Span)) -> TokenStream {
+    let mut out: Vec<TokenTree> = respan(tokens, last).into_iter().collect();
+    if let Some(head) = out.first_mut() {
+        head.set_span(first);
+    }
+    out.into_iter().collect()
 }

@@ -1,33 +1,40 @@
 //! Shape rules for handlers: checked syntactically, all at once, each
 //! reported at the narrowest token.
+//!
+//! What only types can tell (the payload type, the return type, `Send`, an
+//! unknown event name) is left to rustc: `expand` spans those checks at the
+//! user's tokens and the runtime's traits carry the wording.
 
 use std::collections::HashMap;
 
-use syn::spanned::Spanned;
-
 use crate::diag::Errors;
 use crate::model::{Checked, Class, Handler, Model};
+use crate::paths;
 
-/// Events a backend receives, for the protobuf-spelling hint.
-const INCOMING: &[&str] = &[
-    "Login",
-    "Logout",
-    "Exit",
-    "StatusChanged",
-    "ConvMessage",
-    "JoinRoom",
-    "LeaveRoom",
-    "BuddyChanged",
-    "BuddyRemoved",
-    "BuddyTyping",
-    "BuddyTyped",
-    "BuddyStoppedTyping",
-    "Attention",
-    "VCard",
-    "VCardUpdate",
-    "RoomSubjectChanged",
-    "RawXml",
-    "Buddies",
+/// Events a backend receives, and their payload as named in the prelude.
+///
+/// Used only for wording (the protobuf-spelling hint, the expected
+/// signature); the runtime's types stay the authority. A unit test keeps it
+/// in step with `spectrum-backend`.
+const INCOMING: &[(&str, Option<&str>)] = &[
+    ("Login", Some("Login")),
+    ("Logout", Some("Logout")),
+    ("Exit", None),
+    ("StatusChanged", Some("Status")),
+    ("ConvMessage", Some("ConversationMessage")),
+    ("JoinRoom", Some("Room")),
+    ("LeaveRoom", Some("Room")),
+    ("BuddyChanged", Some("Buddy")),
+    ("BuddyRemoved", Some("Buddy")),
+    ("BuddyTyping", Some("Buddy")),
+    ("BuddyTyped", Some("Buddy")),
+    ("BuddyStoppedTyping", Some("Buddy")),
+    ("Attention", Some("ConversationMessage")),
+    ("VCard", Some("VCard")),
+    ("VCardUpdate", Some("VCard")),
+    ("RoomSubjectChanged", Some("ConversationMessage")),
+    ("RawXml", Some("String")),
+    ("Buddies", Some("Buddies")),
 ];
 
 /// Messages only backends send, and what to call instead of handling them.
@@ -76,6 +83,14 @@ fn class_of(event: &syn::Ident) -> Class {
     }
 }
 
+/// The payload's name for a known incoming event.
+fn payload_name(event: &syn::Ident) -> Option<&'static str> {
+    INCOMING
+        .iter()
+        .find(|(name, _)| event == name)
+        .and_then(|(_, payload)| *payload)
+}
+
 /// `TYPE_CONV_MESSAGE`, `CONV_MESSAGE` or `conv_message` → `ConvMessage`,
 /// when that names an event.
 pub(crate) fn looks_like_protobuf_name(ident: &syn::Ident) -> Option<&'static str> {
@@ -90,6 +105,7 @@ pub(crate) fn looks_like_protobuf_name(ident: &syn::Ident) -> Option<&'static st
         .to_lowercase();
     INCOMING
         .iter()
+        .map(|(n, _)| n)
         .chain(OUTGOING.iter().map(|(n, _)| n))
         .copied()
         .find(|n| n.to_lowercase() == squashed)
@@ -119,11 +135,11 @@ pub(crate) fn validate(model: &Model, errors: &mut Errors) -> Vec<Checked> {
             continue;
         }
         seen.insert(name, &handler.sig.ident);
-        if let Some(c) = check(handler, errors) {
+        if let Some(c) = check(handler, &model.item.self_ty, errors) {
             checked.push(c);
         }
     }
-    if !model.attempted.login {
+    if !model.attempted.login && !model.attempted.reported {
         errors.spanned(
             &model.item.self_ty,
             "a `#[backend]` needs an `#[on(Login)]` handler: it constructs the session\n= help: add `#[on(Login)] async fn login(ctx: &Ctx, login: Login) -> Result<Self> { .. }`",
@@ -146,26 +162,90 @@ fn ctx_like(ty: &syn::Type) -> Option<(bool, bool, String)> {
     (last == "Ctx" || last == "BackendCtx").then_some((is_ref, is_mut, last))
 }
 
-fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
+/// The signature each kind of handler takes, for messages.
+fn expected_signature(class: Class, event: &syn::Ident) -> String {
+    let payload = payload_name(event).unwrap_or("<payload>");
+    match class {
+        Class::Login => "`(ctx: &Ctx, login: Login)`".to_owned(),
+        Class::Logout => "`(self, ctx: &Ctx, logout: Logout)`".to_owned(),
+        Class::Exit => "`(backend: &BackendCtx)`".to_owned(),
+        Class::Session => format!("`(&mut self, ctx: &Ctx, msg: {payload})`"),
+    }
+}
+
+/// Whether `ty` names the session type: `Self`, or the impl's own type.
+fn is_session_type(ty: &syn::Type, self_ty: &syn::Type) -> bool {
+    let syn::Type::Path(p) = ty else {
+        return false;
+    };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if p.qself.is_none() && p.path.segments.len() == 1 && last.ident == "Self" {
+        return true;
+    }
+    let syn::Type::Path(own) = self_ty else {
+        return false;
+    };
+    own.path
+        .segments
+        .last()
+        .is_some_and(|own| own.ident == last.ident)
+}
+
+/// A `Login` return type that certainly is not `Self` or `Result<Self, E>`:
+/// the type to point at. `()` and `Result<(), E>` (copied from another
+/// handler) are the common cases; a plain name without generic arguments
+/// may be an alias and is left to the type checker.
+fn wrong_login_output<'a>(ty: &'a syn::Type, self_ty: &syn::Type) -> Option<&'a syn::Type> {
+    match ty {
+        syn::Type::Tuple(_) => Some(ty),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let first = args.args.iter().find_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })?;
+            if is_session_type(ty, self_ty) || is_session_type(first, self_ty) {
+                None
+            } else {
+                Some(first)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn check(handler: &Handler, self_ty: &syn::Type, errors: &mut Errors) -> Option<Checked> {
     let sig = &handler.sig;
     let event = &handler.event;
     let class = class_of(event);
+    let expected = expected_signature(class, event);
     let mut errs = Errors::default();
 
     if let Some(c) = &sig.constness {
-        errs.spanned(c, "handlers cannot be `const fn`");
+        errs.spanned(c, "handlers cannot be `const fn`; remove `const`");
     }
     if let syn::Safety::Unsafe(u) = &sig.safety {
-        errs.spanned(u, "handlers cannot be `unsafe fn`");
+        errs.spanned(
+            u,
+            "handlers cannot be `unsafe fn`; remove `unsafe` and use an `unsafe` block inside",
+        );
     }
     if let Some(abi) = &sig.abi {
-        errs.spanned(abi, "handlers cannot have an `extern` ABI");
+        errs.spanned(abi, "handlers cannot have an `extern` ABI; remove it");
     }
     if let Some(v) = &sig.variadic {
         errs.spanned(v, "handlers cannot be variadic");
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errs.spanned(&sig.generics, "handlers cannot have generic parameters");
+        errs.spanned(
+            &sig.generics,
+            "handlers cannot have generic parameters; name the concrete types",
+        );
     }
 
     // The receiver.
@@ -193,31 +273,29 @@ fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
         ),
         (Class::Logout, None) => errs.at(
             sig.paren_token.span.join(),
-            "the `Logout` handler ends the session, so it takes `self` by value as its first parameter",
+            "the `Logout` handler ends the session, so it takes `self` by value as its first parameter\n= help: write `async fn logout(self, ctx: &Ctx, logout: Logout)`",
         ),
         (Class::Session, Some(r)) if matches!(r.kind, syn::ReceiverKind::Value) => errs.spanned(
             r,
             format_args!(
-                "handlers must take `&mut self`; only the `Logout` handler takes `self` by value\n= help: write `&mut self` in the handler for `{event}`"
+                "handlers take `&mut self` or `&self`; only the `Logout` handler takes `self` by value\n= help: write `&mut self` in the handler for `{event}`"
             ),
         ),
-        (Class::Session, Some(r)) if !matches!(r.kind, syn::ReceiverKind::Reference(..)) => {
-            errs.spanned(r, "handlers must take `&mut self`, without a type annotation")
-        }
+        (Class::Session, Some(r)) if !matches!(r.kind, syn::ReceiverKind::Reference(..)) => errs
+            .spanned(
+                r,
+                "handlers take `&mut self` or `&self`, without a type annotation",
+            ),
         (Class::Session, None) => errs.at(
             sig.paren_token.span.join(),
-            format_args!("handlers must take `&mut self` as the first parameter (handler for `{event}`)"),
+            format_args!(
+                "the handler for `{event}` must take `&mut self` or `&self` as its first parameter\n= help: write {expected}"
+            ),
         ),
         _ => {}
     }
 
     // The other parameters: an optional context, then the message.
-    let expected = match class {
-        Class::Login => "`(ctx: &Ctx, login: Login)`",
-        Class::Logout => "`(self, ctx: &Ctx, logout: Logout)`",
-        Class::Exit => "`(backend: &BackendCtx)`",
-        Class::Session => "`(&mut self, ctx: &Ctx, msg: <payload>)`",
-    };
     let ctx_name = if class == Class::Exit {
         "BackendCtx"
     } else {
@@ -225,19 +303,13 @@ fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
     };
     let mut takes_ctx = false;
     let mut msg_ty = None;
+    let mut msg_seen = false;
     for (i, arg) in inputs.enumerate() {
         let syn::FnArg::Typed(arg) = arg else {
             continue;
         };
         let ty = &*arg.ty;
-        if let syn::Type::ImplTrait(_) = ty {
-            errs.spanned(
-                ty,
-                "handlers cannot have generic parameters (`impl Trait` in argument position)",
-            );
-            continue;
-        }
-        match (ctx_like(ty), i, &msg_ty) {
+        match (ctx_like(ty), i, msg_seen) {
             (Some((is_ref, is_mut, name)), 0, _) => {
                 if !is_ref || is_mut || name != ctx_name {
                     errs.spanned(
@@ -253,26 +325,61 @@ fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
                     "the context parameter must come first, right after the receiver: {expected}"
                 ),
             ),
-            (None, _, None) if class != Class::Exit => msg_ty = Some(ty.clone()),
+            (None, _, false) if class != Class::Exit => {
+                msg_seen = true;
+                if let syn::Type::ImplTrait(_) = ty {
+                    let payload = payload_name(event).unwrap_or("<payload>");
+                    errs.spanned(
+                        ty,
+                        format_args!(
+                            "the message parameter cannot be `impl Trait`\n= help: write the payload type of `{event}`: `{payload}`"
+                        ),
+                    );
+                } else {
+                    msg_ty = Some(ty.clone());
+                }
+            }
             (None, _, _) => errs.spanned(
                 arg,
-                format_args!("unexpected parameter: the handler for `{event}` takes {expected}"),
+                format_args!(
+                    "unexpected parameter: the handler for `{event}` takes {expected}\n= help: remove this parameter"
+                ),
             ),
         }
     }
-    if msg_ty.is_none() && matches!(class, Class::Session | Class::Login) {
+    if !msg_seen && matches!(class, Class::Session | Class::Login) {
+        let payload = payload_name(event).unwrap_or("<payload>");
         errs.at(
             sig.paren_token.span.join(),
             format_args!(
-                "the handler for `{event}` is missing its message parameter: it takes {expected}\n= help: see `spectrum_backend::event::{event}` for the payload type"
+                "the handler for `{event}` is missing its message parameter\n= help: add a `{payload}` parameter: {expected}"
             ),
         );
     }
-    if class == Class::Login && matches!(sig.output, syn::ReturnType::Default) {
+    if let syn::ReturnType::Type(_, ty) = &sig.output
+        && let syn::Type::ImplTrait(_) = &**ty
+    {
         errs.spanned(
-            &sig.ident,
-            "the `Login` handler constructs the session: it must return `Self` or `Result<Self, E>`",
+            ty,
+            "handlers cannot return `impl Trait`; name the type, e.g. `Result<()>`",
         );
+    }
+    if class == Class::Login {
+        const NOT_A_CONSTRUCTOR: &str = "the `Login` handler constructs the session: it must return `Self` or `Result<Self, E>`";
+        match &sig.output {
+            syn::ReturnType::Default => errs.spanned(
+                &sig.ident,
+                format_args!("{NOT_A_CONSTRUCTOR}\n= help: add `-> Result<Self>`"),
+            ),
+            syn::ReturnType::Type(_, ty) => {
+                if let Some(wrong) = wrong_login_output(ty, self_ty) {
+                    errs.spanned(
+                        wrong,
+                        format_args!("{NOT_A_CONSTRUCTOR}\n= help: write `Self` here"),
+                    );
+                }
+            }
+        }
     }
 
     let ok = errs.is_empty();
@@ -286,9 +393,13 @@ fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
         is_async: sig.asyncness.is_some(),
         takes_ctx,
         msg_ty,
+        output_ty: match &sig.output {
+            syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+            syn::ReturnType::Default => None,
+        },
         output_span: match &sig.output {
-            syn::ReturnType::Type(_, ty) => ty.span(),
-            syn::ReturnType::Default => sig.ident.span(),
+            syn::ReturnType::Type(_, ty) => paths::span_range(ty),
+            syn::ReturnType::Default => (sig.ident.span(), sig.ident.span()),
         },
         cfg: handler.cfg.clone(),
     })
@@ -297,6 +408,10 @@ fn check(handler: &Handler, errors: &mut Errors) -> Option<Checked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ty(s: &str) -> syn::Type {
+        syn::parse_str(s).expect("a type")
+    }
 
     #[test]
     fn protobuf_spellings_map_to_events() {
@@ -310,8 +425,82 @@ mod tests {
             Some("ConvMessage")
         );
         assert_eq!(looks_like_protobuf_name(&id("TYPE_VCARD")), Some("VCard"));
+        assert_eq!(
+            looks_like_protobuf_name(&id("TYPE_CONNECTED")),
+            Some("Connected")
+        );
         assert_eq!(looks_like_protobuf_name(&id("login")), Some("Login"));
         assert_eq!(looks_like_protobuf_name(&id("Login")), None);
         assert_eq!(looks_like_protobuf_name(&id("Logn")), None);
+        assert_eq!(looks_like_protobuf_name(&id("TYPE_NOPE")), None);
+    }
+
+    #[test]
+    fn login_outputs_that_cannot_be_a_session() {
+        let session = ty("Session");
+        let wrong = |s: &str| {
+            let t = ty(s);
+            wrong_login_output(&t, &session).map(|w| quote::quote!(#w).to_string())
+        };
+        assert_eq!(wrong("()"), Some("()".to_owned()));
+        assert_eq!(wrong("Result<()>"), Some("()".to_owned()));
+        assert_eq!(wrong("Result<(), MyError>"), Some("()".to_owned()));
+        assert_eq!(wrong("std::io::Result<String>"), Some("String".to_owned()));
+        for fine in [
+            "Self",
+            "Session",
+            "crate::Session",
+            "Result<Self>",
+            "Result<Self, MyError>",
+            "anyhow::Result<Session>",
+            // Plain names may be aliases: left to the type checker.
+            "LoginResult",
+            "i32",
+        ] {
+            assert_eq!(wrong(fine), None, "{fine}");
+        }
+    }
+
+    /// The wording tables must name exactly the runtime's events and
+    /// payloads; read from its sources, which live in this workspace.
+    #[test]
+    fn tables_match_the_runtime() {
+        let handler = include_str!("../../spectrum-backend/src/handler.rs");
+        let event = include_str!("../../spectrum-backend/src/event.rs");
+
+        let body = macro_body(handler, "payload_of! {");
+        let mut payloads: Vec<(String, String)> = body
+            .split(',')
+            .filter_map(|pair| {
+                let (event, payload) = pair.split_once(':')?;
+                let payload = payload.trim().rsplit("::").next()?.to_owned();
+                Some((event.trim().to_owned(), payload))
+            })
+            .collect();
+        payloads.push(("Exit".to_owned(), String::new()));
+        payloads.sort();
+        let mut ours: Vec<(String, String)> = INCOMING
+            .iter()
+            .map(|(e, p)| ((*e).to_owned(), p.unwrap_or_default().to_owned()))
+            .collect();
+        ours.sort();
+        assert_eq!(ours, payloads);
+
+        let mut outgoing: Vec<&str> = macro_body(event, "outgoing! {")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.is_empty())
+            .map(|l| l.trim_end_matches(';'))
+            .collect();
+        outgoing.sort_unstable();
+        let mut ours: Vec<&str> = OUTGOING.iter().map(|(n, _)| *n).collect();
+        ours.sort_unstable();
+        assert_eq!(ours, outgoing);
+    }
+
+    fn macro_body<'a>(source: &'a str, start: &str) -> &'a str {
+        let from = source.find(start).expect("the macro call") + start.len();
+        let len = source[from..].find('}').expect("its end");
+        &source[from..from + len]
     }
 }

@@ -115,7 +115,7 @@ pub trait Backend: Sized + Send + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is sent by backends, not received; it cannot be handled with `#[on(..)]`",
     label = "not an event a backend receives",
-    note = "see the docs of `spectrum_backend::event::{Self}` for the reply helper to call instead"
+    note = "see the docs of `{Self}` for the reply helper to call instead"
 )]
 pub trait Incoming {
     /// The message the handler receives.
@@ -127,6 +127,9 @@ pub trait Incoming {
     /// This event as a value.
     const KIND: EventKind;
     /// Takes this event's payload out of `event`, or gives the event back.
+    // The event is handed back by value on the hot path; boxing it would cost
+    // an allocation per event.
+    #[allow(clippy::result_large_err)]
     fn extract(event: Event) -> std::result::Result<(Self::Payload, Self::Meta), Event>;
     /// Sends what the protocol expects after the handler returned `output`.
     fn finish(
@@ -136,13 +139,17 @@ pub trait Incoming {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// The message parameter of a handler for event `E`.
+/// The message parameter of a handler for event `E`: `P`, the event's
+/// [`Incoming::Payload`].
+///
+/// `P` is a parameter (always the default) only so that a wrong message type
+/// is reported with the type to write instead.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not the payload type of event `{E}`",
-    label = "wrong message type for this handler",
-    note = "the message parameter must be `<{E} as spectrum_backend::handler::Incoming>::Payload`; see the docs of `spectrum_backend::event::{E}`"
+    label = "expected `{P}`",
+    note = "the handler for `{E}` receives a `{P}`"
 )]
-pub trait PayloadOf<E: Incoming>: Sized {
+pub trait PayloadOf<E: Incoming, P = <E as Incoming>::Payload>: Sized {
     /// Converts the decoded payload.
     fn from_payload(payload: E::Payload) -> Self;
 }
@@ -168,28 +175,51 @@ payload_of! {
 }
 
 /// What a handler may return for an event whose success value is `T`:
-/// `T` itself, or `Result<T, E>` with `E` convertible into [`Error`].
+/// `T` itself, or `Result<T, E>`; `E` is then converted with
+/// [`FromHandlerError`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a valid return type for this handler",
-    label = "expected `{T}` or `Result<{T}, E>`",
-    note = "`E` must convert into `spectrum_backend::Error` (`impl From<E> for spectrum_backend::Error`)"
+    label = "expected `{T}` or `Result<{T}, E>`"
 )]
 pub trait HandlerOutput<T> {
-    /// Normalises the return value.
-    fn into_result(self) -> Result<T>;
+    /// The handler's error type.
+    type Error;
+    /// Splits the return value into success and error.
+    fn into_result(self) -> std::result::Result<T, Self::Error>;
 }
 
 #[diagnostic::do_not_recommend]
 impl<T> HandlerOutput<T> for T {
+    type Error = Error;
     fn into_result(self) -> Result<T> {
         Ok(self)
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl<T, E: Into<Error>> HandlerOutput<T> for std::result::Result<T, E> {
-    fn into_result(self) -> Result<T> {
-        self.map_err(Into::into)
+impl<T, E> HandlerOutput<T> for std::result::Result<T, E> {
+    type Error = E;
+    fn into_result(self) -> Self {
+        self
+    }
+}
+
+/// The error type `E` of a handler returning `Result<_, E>`: anything that
+/// converts into [`Error`] (`impl From<E> for Error`).
+#[diagnostic::on_unimplemented(
+    message = "`{E}` cannot be converted into `spectrum_backend::Error`",
+    label = "the error type of this handler",
+    note = "implement `From<{E}> for spectrum_backend::Error`, or convert with `.map_err(..)`"
+)]
+pub trait FromHandlerError<E> {
+    /// Converts the handler's error.
+    fn from_handler_error(error: E) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<Error>> FromHandlerError<E> for Error {
+    fn from_handler_error(error: E) -> Self {
+        error.into()
     }
 }
 

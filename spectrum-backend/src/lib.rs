@@ -88,14 +88,3 @@ pub mod prelude {
     };
     pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on};
 }
-
-/// Items used by the code `#[backend]` generates. Not public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::handler::{HandlerOutput, Incoming, PayloadOf};
-
-    /// Fails to compile, at the handler's name, if its future is not `Send`.
-    pub fn assert_send<F: std::future::Future + Send>(f: F) -> F {
-        f
-    }
-}

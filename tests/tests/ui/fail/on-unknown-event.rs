@@ -1,0 +1,17 @@
+#![allow(unused_imports)]
+use spectrum_backend::prelude::*;
+
+struct Session;
+
+#[backend]
+impl Session {
+    #[on(Login)]
+    async fn login(_login: Login) -> Self {
+        Session
+    }
+
+    #[on(ConvMesage)]
+    async fn message(&mut self, _msg: ConversationMessage) {}
+}
+
+fn main() {}

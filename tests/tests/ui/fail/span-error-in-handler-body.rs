@@ -1,0 +1,19 @@
+#![allow(unused_imports)]
+use spectrum_backend::prelude::*;
+
+struct Session;
+
+#[backend]
+impl Session {
+    #[on(Login)]
+    async fn login(_login: Login) -> Self {
+        Session
+    }
+
+    #[on(ConvMessage)]
+    async fn message(&mut self, msg: ConversationMessage) {
+        let _n: u32 = msg.buddy_name;
+    }
+}
+
+fn main() {}
