@@ -563,12 +563,8 @@ impl RoomJoin<'_> {
     }
     /// Another occupant with flag bits (e.g. `ParticipantFlag::Moderator.bit()`).
     pub fn occupant_with(mut self, nickname: impl Into<String>, flags: i32) -> Self {
-        let nickname = nickname.into();
-        if nickname == self.own_nickname() {
-            self.own_flags |= flags;
-            return self;
-        }
-        let mut p = new_participant(self.ctx.user(), self.room.clone(), nickname);
+        // The user's own entry is picked out in `send`, once `nickname` is known.
+        let mut p = new_participant(self.ctx.user(), self.room.clone(), nickname.into());
         p.flag = flags;
         self.occupants.push(p);
         self
@@ -612,9 +608,19 @@ impl RoomJoin<'_> {
                 password: Some(String::new()),
             }));
         }
-        frames.extend(self.occupants.into_iter().map(Payload::ParticipantChanged));
+        // The user's own nickname in the network's list is the self entry,
+        // sent last; its flags are kept.
+        let own = self.own_nickname().to_owned();
+        let mut own_flags = self.own_flags;
+        for p in self.occupants {
+            if p.nickname == own {
+                own_flags |= p.flag;
+            } else {
+                frames.push(Payload::ParticipantChanged(p));
+            }
+        }
         let mut me = new_participant(user, self.room.clone(), self.requested.clone());
-        me.flag = self.own_flags | ParticipantFlag::Me.bit();
+        me.flag = own_flags | ParticipantFlag::Me.bit();
         if let Some(actual) = self.actual {
             me.newname = Some(actual);
         }

@@ -49,10 +49,10 @@ impl Outbox {
     fn encode(&self, payloads: &[Payload], dst: &mut BytesMut) -> Result<(), SendError> {
         let mut codec = FrameCodec::with_max_frame_length(self.max_frame_length);
         for payload in payloads {
-            if let Some(kind) = payload.message_type() {
-                if !kind.main_handles() {
-                    return Err(SendError::NotHandledByMain(kind));
-                }
+            if let Some(kind) = payload.message_type()
+                && !kind.main_handles()
+            {
+                return Err(SendError::NotHandledByMain(kind));
             }
             tracing::debug!(frame = ?payload, "out");
             codec.encode(payload.to_wrapper(), dst)?;

@@ -386,7 +386,14 @@ impl<B: Backend> Runtime<B> {
         if let Err(e) = B::exit(&backend).await {
             tracing::warn!("exit handler failed: {e}");
         }
-        out.close().await;
+        // The end marker needs room in the bounded queue: a main instance
+        // that reads nothing must not keep us from stopping.
+        if tokio::time::timeout(self.shutdown_grace, out.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the main instance is not reading; not waiting to flush");
+        }
         drop(out);
         drop(backend);
         match tokio::time::timeout(self.shutdown_grace, writer).await {
@@ -401,6 +408,9 @@ impl<B: Backend> Runtime<B> {
 }
 
 /// Splits a per-user message into its user and session event.
+// The event is handed back by value on the hot path; boxing it would cost
+// an allocation per event.
+#[allow(clippy::result_large_err)]
 fn into_event(payload: Payload) -> std::result::Result<(String, Event), Payload> {
     let event = match payload {
         Payload::StatusChanged(m) => (m.user_name.clone(), Event::StatusChanged(m)),

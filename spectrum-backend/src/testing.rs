@@ -125,6 +125,8 @@ pub fn describe(payload: &Payload) -> String {
     }
 }
 
+// One per harness: the size of the `Process` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Peer {
     InProcess(JoinHandle<std::result::Result<(), RunError>>),
     Process {
@@ -143,6 +145,7 @@ pub struct MainInstance {
     peer: Peer,
     timeout: Duration,
     next_vcard_id: i32,
+    recording: bool,
 }
 
 impl std::fmt::Debug for MainInstance {
@@ -282,6 +285,7 @@ impl MainInstance {
             peer,
             timeout: Duration::from_secs(10),
             next_vcard_id: 0,
+            recording: true,
         })
     }
 
@@ -308,13 +312,13 @@ impl MainInstance {
         if transcript.is_empty() {
             transcript.push_str("  (none)\n");
         }
-        if let Peer::Process { stderr, .. } = &self.peer {
-            if let Ok(s) = stderr.lock() {
-                let tail: Vec<&str> = s.lines().rev().take(30).collect();
-                let _ = writeln!(transcript, "\nbackend stderr (last lines):");
-                for line in tail.into_iter().rev() {
-                    let _ = writeln!(transcript, "  {line}");
-                }
+        if let Peer::Process { stderr, .. } = &self.peer
+            && let Ok(s) = stderr.lock()
+        {
+            let tail: Vec<&str> = s.lines().rev().take(30).collect();
+            let _ = writeln!(transcript, "\nbackend stderr (last lines):");
+            for line in tail.into_iter().rev() {
+                let _ = writeln!(transcript, "  {line}");
             }
         }
         Failure {
@@ -325,7 +329,9 @@ impl MainInstance {
 
     /// Sends a frame to the backend.
     pub async fn send(&mut self, payload: Payload) -> Result<()> {
-        self.transcript.push(Frame::ToBackend(payload.clone()));
+        if self.recording {
+            self.transcript.push(Frame::ToBackend(payload.clone()));
+        }
         let wrapper = payload.to_wrapper();
         match self.framed.send(wrapper).await {
             Ok(()) => Ok(()),
@@ -354,16 +360,56 @@ impl MainInstance {
                 Some(Err(e)) => {
                     return Err(self.failure(format!("reading from the backend failed: {e}")));
                 }
-                Some(Ok(Err(e))) => self.transcript.push(Frame::Bad(e.to_string())),
+                Some(Ok(Err(e))) => self.record(Frame::Bad(e.to_string())),
                 Some(Ok(Ok(wrapper))) => match Payload::from_wrapper(wrapper) {
                     Ok(p) => {
-                        self.transcript.push(Frame::FromBackend(p.clone()));
+                        if self.recording {
+                            self.transcript.push(Frame::FromBackend(p.clone()));
+                        }
                         return Ok(Some(p));
                     }
-                    Err(e) => self.transcript.push(Frame::Bad(e.to_string())),
+                    Err(e) => self.record(Frame::Bad(e.to_string())),
                 },
             }
         }
+    }
+
+    fn record(&mut self, frame: Frame) {
+        if self.recording {
+            self.transcript.push(frame);
+        }
+    }
+
+    /// Whether frames are kept in the [transcript](MainInstance::transcript)
+    /// (on by default). A load test turns it off so that a long run neither
+    /// keeps nor copies every frame; a failure then shows only the frames
+    /// recorded while it was on.
+    pub fn set_recording(&mut self, on: bool) {
+        self.recording = on;
+    }
+
+    /// The process id of a backend started by [`MainInstance::spawn`]
+    /// (`None` for an in-process or detached backend, or once the process
+    /// has been reaped). Useful to read its memory in `/proc/<pid>/status`.
+    pub fn backend_pid(&self) -> Option<u32> {
+        match &self.peer {
+            Peer::Process { child, .. } => child.id(),
+            Peer::InProcess(_) | Peer::Detached => None,
+        }
+    }
+
+    /// The next frame from the backend (unconsumed frames first, then the
+    /// socket), or `None` if none arrives before `deadline`: unlike
+    /// [`MainInstance::recv`], a quiet backend is not a failure; a closed
+    /// connection is.
+    ///
+    /// Cancel-safe: dropping the future never loses a frame, so it can be
+    /// raced against other input in `tokio::select!`.
+    pub async fn recv_until(&mut self, deadline: Instant) -> Result<Option<Payload>> {
+        if let Some(p) = self.backlog.pop_front() {
+            return Ok(Some(p));
+        }
+        self.read_frame(deadline).await
     }
 
     /// The next frame from the backend, in order.
@@ -388,12 +434,11 @@ impl MainInstance {
         what: &str,
         mut pick: impl FnMut(&Payload) -> Option<T>,
     ) -> Result<T> {
-        if let Some(i) = self.backlog.iter().position(|p| pick(p).is_some()) {
-            if let Some(p) = self.backlog.remove(i) {
-                if let Some(t) = pick(&p) {
-                    return Ok(t);
-                }
-            }
+        if let Some(i) = self.backlog.iter().position(|p| pick(p).is_some())
+            && let Some(p) = self.backlog.remove(i)
+            && let Some(t) = pick(&p)
+        {
+            return Ok(t);
         }
         let deadline = Instant::now() + self.timeout;
         while let Some(p) = self.read_frame(deadline).await? {
@@ -627,9 +672,28 @@ impl MainInstance {
         self.wait_exit().await
     }
 
+    /// Like [`MainInstance::exit`] (sends EXIT and returns the backend's exit
+    /// code), but borrows the harness: the frames the backend sent before it
+    /// closed the connection stay readable in the
+    /// [transcript](MainInstance::transcript).
+    pub async fn exit_and_wait(&mut self) -> Result<i32> {
+        self.send(Payload::Exit).await?;
+        self.wait_exit().await
+    }
+
     /// Closes the connection (as a vanished main instance would) and waits
     /// for the backend to end; its exit code.
     pub async fn close(mut self) -> Result<i32> {
+        use tokio::io::AsyncWriteExt as _;
+        let _ = self.framed.get_mut().shutdown().await;
+        self.wait_exit().await
+    }
+
+    /// Like [`MainInstance::close`] (closes the connection and returns the
+    /// backend's exit code), but borrows the harness: the frames the backend
+    /// sent before it closed its side stay readable in the
+    /// [transcript](MainInstance::transcript).
+    pub async fn close_and_wait(&mut self) -> Result<i32> {
         use tokio::io::AsyncWriteExt as _;
         let _ = self.framed.get_mut().shutdown().await;
         self.wait_exit().await
@@ -696,10 +760,10 @@ struct DetachedFailure {
 impl DetachedFailure {
     fn failure(&mut self, what: &str) -> Failure {
         let mut transcript = String::from("  (none)\n");
-        if let Peer::Process { stderr, .. } = &self.peer {
-            if let Ok(s) = stderr.lock() {
-                let _ = write!(transcript, "\nbackend stderr:\n{s}");
-            }
+        if let Peer::Process { stderr, .. } = &self.peer
+            && let Ok(s) = stderr.lock()
+        {
+            let _ = write!(transcript, "\nbackend stderr:\n{s}");
         }
         Failure {
             what: what.to_owned(),
