@@ -1,2 +1,9 @@
-//! Placeholder: being written.
-fn main() {}
+//! The `irc` executable: Spectrum 2 runs it as `service.backend`.
+
+use spectrum_backend::{Runtime, exit_with};
+
+fn main() -> std::process::ExitCode {
+    Runtime::<irc_backend::Irc>::from_env()
+        .map(|rt| rt.capabilities(irc_backend::capabilities))
+        .map_or_else(exit_with, Runtime::block_on)
+}

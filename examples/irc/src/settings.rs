@@ -1,0 +1,187 @@
+//! The IRC keys of the transport config file.
+
+use spectrum_backend::{Config, Error};
+
+/// The port IRC servers listen on when `service.irc_server` names none.
+pub(crate) const DEFAULT_PORT: u16 = 6667;
+
+/// What the config file says about the IRC network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// `service.irc_server`, once or repeated: tried in order.
+    pub(crate) servers: Vec<(String, u16)>,
+    /// `service.irc_send_pass`: send the user's password as the server
+    /// password (PASS) instead of identifying to a service.
+    pub(crate) send_pass: bool,
+    /// `service.irc_identify`: `Target text`, with `$password` replaced,
+    /// sent as a private message after the welcome when the user has a
+    /// password. Default `NickServ identify $password`.
+    pub(crate) identify: String,
+}
+
+impl Settings {
+    /// Reads the settings; a wrong config is final (INVALID_SETTINGS), not
+    /// something a reconnect would fix.
+    pub(crate) fn from_config(config: &Config) -> Result<Self, Error> {
+        let servers = config
+            .get_all("service.irc_server")
+            .iter()
+            .map(|s| parse_server(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(Error::invalid_settings(
+                "no IRC server configured: set service.irc_server = host[:port]",
+            ));
+        }
+        let send_pass = match config.get("service.irc_send_pass") {
+            None => false,
+            Some(v) => config.get_bool("service.irc_send_pass").ok_or_else(|| {
+                Error::invalid_settings(format!("service.irc_send_pass = {v} is not a boolean"))
+            })?,
+        };
+        let identify = config
+            .get("service.irc_identify")
+            .unwrap_or("NickServ identify $password")
+            .to_owned();
+        Ok(Settings {
+            servers,
+            send_pass,
+            identify,
+        })
+    }
+
+    /// The private message that identifies the user to a nickname service,
+    /// as (target, text); none without a password or with PASS.
+    pub(crate) fn identify_message(&self, password: &str) -> Option<(String, String)> {
+        if self.send_pass || password.is_empty() {
+            return None;
+        }
+        let (target, text) = self.identify.trim().split_once(' ')?;
+        Some((
+            target.to_owned(),
+            text.trim().replace("$password", password),
+        ))
+    }
+}
+
+/// `host`, `host:port`, `[v6 address]` or `[v6 address]:port`.
+fn parse_server(value: &str) -> Result<(String, u16), Error> {
+    let bad = || {
+        Error::invalid_settings(format!(
+            "service.irc_server = {value}: expected host[:port]"
+        ))
+    };
+    let value = value.trim();
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else {
+        match value.split_once(':') {
+            Some((host, port)) if !port.contains(':') => (host, Some(port)),
+            // More than one colon: a bare IPv6 address.
+            Some(_) => (value, None),
+            None => (value, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => p.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// Refuses legacy names no IRC server accepts as a nickname (final:
+/// INVALID_USERNAME), so that the server's refusal is never mistaken for
+/// "nickname in use".
+pub(crate) fn check_nickname(nick: &str) -> Result<(), Error> {
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || ",*?!@.:".contains(c);
+    let valid = nick
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii_digit() && !"-#&+$~%".contains(c))
+        && !nick.chars().any(forbidden);
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid_username(format!(
+            "`{nick}` cannot be an IRC nickname"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Result<Settings, Error> {
+        let config = Config::parse(text).map_err(|e| Error::invalid_settings(e.to_string()))?;
+        Settings::from_config(&config)
+    }
+
+    #[test]
+    fn servers_with_and_without_ports() {
+        let s = settings(
+            "[service]\nirc_server = irc.example.net\nirc_server = 127.0.0.1:7000\n\
+             irc_server = [::1]:6697\nirc_server = ::1\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            s.servers,
+            [
+                ("irc.example.net".to_owned(), 6667),
+                ("127.0.0.1".to_owned(), 7000),
+                ("::1".to_owned(), 6697),
+                ("::1".to_owned(), 6667),
+            ]
+        );
+        assert!(!s.send_pass);
+    }
+
+    #[test]
+    fn wrong_settings_are_final() {
+        for text in [
+            "[service]\njid = x\n",
+            "[service]\nirc_server = host:port\n",
+            "[service]\nirc_server = host:0\n",
+            "[service]\nirc_server = :6667\n",
+            "[service]\nirc_server = h\nirc_send_pass = maybe\n",
+        ] {
+            let e = settings(text).expect_err(text);
+            assert_eq!(e.code(), spectrum_backend::ConnectionError::InvalidSettings);
+        }
+    }
+
+    #[test]
+    fn identification() {
+        let s = settings("[service]\nirc_server = h\n").expect("valid");
+        assert_eq!(
+            s.identify_message("pw"),
+            Some(("NickServ".into(), "identify pw".into()))
+        );
+        assert_eq!(s.identify_message(""), None);
+        let s = settings("[service]\nirc_server = h\nirc_send_pass = 1\n").expect("valid");
+        assert_eq!(s.identify_message("pw"), None);
+        let s = settings("[service]\nirc_server = h\nirc_identify = Q auth me $password\n")
+            .expect("valid");
+        assert_eq!(
+            s.identify_message("pw"),
+            Some(("Q".into(), "auth me pw".into()))
+        );
+    }
+
+    #[test]
+    fn nicknames() {
+        for ok in ["alice", "Bob_", "[x]", "a-1", "`q"] {
+            assert!(check_nickname(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1abc", "-x", "#chan", "a b", "alice@example.org", "x!y"] {
+            assert!(check_nickname(bad).is_err(), "{bad}");
+        }
+    }
+}
