@@ -1,0 +1,266 @@
+//! The main instance's side: spawn a backend process, then drive it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use futures_util::StreamExt as _;
+use spectrum_proto::{self as proto, FrameCodec, Payload};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpListener;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::codec::{Encoder as _, FramedRead};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A spawned backend and the connection to it.
+pub(crate) struct Backend {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) pid: u32,
+    pub(crate) reader: FramedRead<OwnedReadHalf, FrameCodec>,
+    pub(crate) writer: OwnedWriteHalf,
+    pub(crate) _config: tempfile::TempPath,
+}
+
+impl Backend {
+    /// Spawns this executable as backend `kind` with Spectrum 2's arguments.
+    pub(crate) async fn spawn(kind: &str) -> Result<Backend, BoxError> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let config = tempfile::Builder::new().suffix(".cfg").tempfile()?;
+        std::fs::write(config.path(), "[service]\njid = bench.localhost\n")?;
+        let exe = std::env::current_exe()?;
+        let argv = spectrum_backend::testing::spectrum_argv(port, 1, config.path());
+        let child = tokio::process::Command::new(&exe)
+            .arg("backend")
+            .arg(kind)
+            .arg("--")
+            .args(&argv)
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_BACKEND_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().ok_or("the backend exited at once")?;
+        let (stream, _) =
+            tokio::time::timeout(Duration::from_secs(30), listener.accept()).await??;
+        stream.set_nodelay(true)?;
+        let (read, writer) = stream.into_split();
+        let reader = FramedRead::with_capacity(read, FrameCodec::new(), 256 * 1024);
+        let mut backend = Backend {
+            child,
+            pid,
+            reader,
+            writer,
+            _config: config.into_temp_path(),
+        };
+        backend.send(&[Payload::Ping]).await?;
+        backend.wait_for(|p| matches!(p, Payload::Pong)).await?;
+        Ok(backend)
+    }
+
+    pub(crate) async fn send(&mut self, payloads: &[Payload]) -> Result<(), BoxError> {
+        let mut buf = BytesMut::new();
+        encode(payloads, &mut buf)?;
+        self.writer.write_all(&buf).await?;
+        Ok(())
+    }
+
+    /// Reads until `pick` matches; other frames are dropped.
+    pub(crate) async fn wait_for(
+        &mut self,
+        mut pick: impl FnMut(&Payload) -> bool,
+    ) -> Result<Payload, BoxError> {
+        loop {
+            let p = next(&mut self.reader).await?;
+            if pick(&p) {
+                return Ok(p);
+            }
+        }
+    }
+
+    /// Logs `users` users in, all at once, and waits for every CONNECTED.
+    pub(crate) async fn login_all(&mut self, users: usize) -> Result<(), BoxError> {
+        for chunk in (0..users).collect::<Vec<_>>().chunks(500) {
+            let logins: Vec<Payload> = chunk.iter().map(|&u| login(u)).collect();
+            self.send(&logins).await?;
+        }
+        let mut connected = 0;
+        while connected < users {
+            match next(&mut self.reader).await? {
+                Payload::Connected(_) => connected += 1,
+                Payload::Disconnected(d) => return Err(format!("login refused: {d:?}").into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends EXIT and waits for the process to end.
+    pub(crate) async fn exit(mut self) -> Result<(), BoxError> {
+        self.send(&[Payload::Exit]).await?;
+        while next(&mut self.reader).await.is_ok() {}
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??;
+        if !status.success() {
+            return Err(format!("the backend exited with {status}").into());
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn encode(payloads: &[Payload], buf: &mut BytesMut) -> Result<(), BoxError> {
+    let mut codec = FrameCodec::new();
+    for p in payloads {
+        codec.encode(p.to_wrapper(), buf)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn next(
+    reader: &mut FramedRead<OwnedReadHalf, FrameCodec>,
+) -> Result<Payload, BoxError> {
+    match tokio::time::timeout(Duration::from_secs(60), reader.next()).await {
+        Err(_) => Err("no frame from the backend for 60 s".into()),
+        Ok(None) => Err("the backend closed the connection".into()),
+        Ok(Some(frame)) => Ok(Payload::from_wrapper(frame??)?),
+    }
+}
+
+pub(crate) fn user(u: usize) -> String {
+    format!("user{u}@bench.localhost")
+}
+
+pub(crate) fn login(u: usize) -> Payload {
+    Payload::Login(proto::Login {
+        user: user(u),
+        legacy_name: format!("user{u}"),
+        password: "pw".into(),
+        extra_fields: Vec::new(),
+        settings: Some(proto::login::UserSettings::default()),
+    })
+}
+
+pub(crate) fn message(u: usize, text: String) -> Payload {
+    Payload::ConvMessage(proto::ConversationMessage {
+        user_name: user(u),
+        buddy_name: "bob".into(),
+        message: text,
+        xhtml: Some(String::new()),
+        ..Default::default()
+    })
+}
+
+/// Throughput and round-trip latency of one echo run.
+pub(crate) struct EchoRun {
+    pub(crate) per_second: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+}
+
+/// Sends `messages` echo requests spread over `users`, keeping at most
+/// `window` unanswered, and measures every round trip.
+pub(crate) async fn echo(
+    kind: &str,
+    users: usize,
+    messages: usize,
+    window: usize,
+) -> Result<EchoRun, BoxError> {
+    let mut backend = Backend::spawn(kind).await?;
+    backend.login_all(users).await?;
+    let Backend {
+        mut reader,
+        mut writer,
+        child,
+        _config,
+        ..
+    } = backend;
+    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
+    let permits = Arc::new(tokio::sync::Semaphore::new(window));
+    let start = Instant::now();
+    let sender = {
+        let (sent_at, permits) = (Arc::clone(&sent_at), Arc::clone(&permits));
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            let mut i = 0;
+            while i < messages {
+                // Take what the window allows (at least one), send it as one write.
+                let permit = permits.acquire().await?;
+                permit.forget();
+                let mut batch = 1 + permits.available_permits().min(255);
+                if batch > 1 {
+                    permits.acquire_many((batch - 1) as u32).await?.forget();
+                }
+                batch = batch.min(messages - i);
+                let stamp = start.elapsed().as_nanos() as u64;
+                let frames: Vec<Payload> = (i..i + batch)
+                    .map(|k| {
+                        sent_at[k].store(stamp, Ordering::Relaxed);
+                        message(k % users, k.to_string())
+                    })
+                    .collect();
+                encode(&frames, &mut buf)?;
+                writer.write_all(&buf).await?;
+                buf.clear();
+                i += batch;
+            }
+            Ok::<_, BoxError>(writer)
+        })
+    };
+    let mut rtts = Vec::with_capacity(messages);
+    while rtts.len() < messages {
+        if let Payload::ConvMessage(m) = next(&mut reader).await? {
+            let k: usize = m.message.parse()?;
+            let sent = sent_at
+                .get(k)
+                .ok_or("echo of an unknown message")?
+                .load(Ordering::Relaxed);
+            rtts.push(Duration::from_nanos(
+                start.elapsed().as_nanos() as u64 - sent,
+            ));
+            permits.add_permits(1);
+        }
+    }
+    let elapsed = start.elapsed();
+    let writer = sender.await??;
+    let backend = Backend {
+        reader,
+        writer,
+        pid: 0,
+        child,
+        _config,
+    };
+    backend.exit().await?;
+    rtts.sort_unstable();
+    Ok(EchoRun {
+        per_second: messages as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&rtts, 0.50),
+        p99: percentile(&rtts, 0.99),
+    })
+}
+
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Resident and peak resident memory of a process, in KiB.
+pub(crate) fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))
+        .unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -1,0 +1,113 @@
+//! Benchmarks of `spectrum-backend`, and a soak test.
+//!
+//! ```text
+//! cargo run --release -p spectrum-bench            # every figure, side by side
+//! cargo run --release -p spectrum-bench -- soak --seconds 60
+//! ```
+//!
+//! Each backend runs as its own process, spawned with Spectrum 2's
+//! arguments; this process plays the main instance over loopback TCP.
+
+mod backends;
+mod driver;
+mod scenarios;
+
+use clap::{Parser, Subcommand};
+
+use driver::BoxError;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks and soak test of spectrum-backend", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every benchmark, printed as one table (the default).
+    All {
+        /// Fewer messages: a quick look, less precise.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Mixed load for a while; prints frames sent, received, lost, and memory.
+    Soak {
+        /// How long to run (at most one hour).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Users logged in (at most 10,000).
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+    },
+    /// Internal: run as the backend process under test.
+    #[command(hide = true)]
+    Backend {
+        /// `framework` or `handwritten`.
+        kind: String,
+        /// The arguments Spectrum 2 passes.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Backend { kind, args }) = &cli.command {
+        return run_backend(kind, args);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start tokio: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), BoxError> = rt.block_on(async {
+        match cli.command {
+            None => scenarios::all(false).await,
+            Some(Command::All { quick }) => scenarios::all(quick).await,
+            Some(Command::Soak { seconds, users }) => {
+                scenarios::soak(seconds.min(3600), users.min(10_000)).await
+            }
+            Some(Command::Backend { .. }) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_backend(kind: &str, args: &[String]) -> std::process::ExitCode {
+    let args = match spectrum_backend::Args::parse(args) {
+        Ok(a) => a,
+        Err(e) => return spectrum_backend::exit_with(e.into()),
+    };
+    match kind {
+        "framework" => spectrum_backend::Runtime::<backends::Bench>::from_args(args)
+            .map_or_else(spectrum_backend::exit_with, |rt| rt.block_on()),
+        "handwritten" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match rt.map(|rt| rt.block_on(backends::handwritten(&args.host, args.port))) {
+                Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+                Ok(Err(e)) | Err(e) => {
+                    eprintln!("handwritten backend: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        other => {
+            eprintln!("unknown backend kind `{other}`");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The measurements.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use spectrum_proto::{self as proto, Payload};
+use tokio::io::AsyncWriteExt as _;
+use tokio::sync::mpsc;
+
+use crate::driver::{
+    self, Backend, BoxError, EchoRun, encode, memory_kib, message, next, percentile,
+};
+
+/// Messages kept in flight by the echo benchmark.
+const WINDOW: usize = 256;
+
+pub(crate) async fn all(quick: bool) -> Result<(), BoxError> {
+    let messages = if quick { 20_000 } else { 200_000 };
+    println!(
+        "spectrum-backend benchmarks ({} CPUs, {messages} messages per echo run, window {WINDOW})\n",
+        cpus()
+    );
+
+    println!("1-2. echo through a #[backend] echo vs a hand-written tokio+prost loop");
+    println!(
+        "  {:<8} {:>13} {:>10} {:>10}   {:>13} {:>10} {:>10}   {:>6}",
+        "users", "framework/s", "p50", "p99", "handwritten/s", "p50", "p99", "ratio"
+    );
+    for users in [1, 1_000] {
+        // Interleaved and repeated: the better of two runs of each, so that a
+        // noisy neighbour does not decide the ratio.
+        let mut fw: Option<EchoRun> = None;
+        let mut hw: Option<EchoRun> = None;
+        for _ in 0..2 {
+            let f = driver::echo("framework", users, messages, WINDOW).await?;
+            let h = driver::echo("handwritten", users, messages, WINDOW).await?;
+            if fw.as_ref().is_none_or(|b| f.per_second > b.per_second) {
+                fw = Some(f);
+            }
+            if hw.as_ref().is_none_or(|b| h.per_second > b.per_second) {
+                hw = Some(h);
+            }
+        }
+        let (fw, hw) = (fw.ok_or("no run")?, hw.ok_or("no run")?);
+        println!(
+            "  {:<8} {:>13.0} {:>10} {:>10}   {:>13.0} {:>10} {:>10}   {:>5.0}%",
+            users,
+            fw.per_second,
+            ms(fw.p50),
+            ms(fw.p99),
+            hw.per_second,
+            ms(hw.p50),
+            ms(hw.p99),
+            100.0 * fw.per_second / hw.per_second
+        );
+    }
+
+    let sessions = 10_000;
+    let (total, per) = idle_memory(sessions).await?;
+    println!("\n3. memory of one backend process holding {sessions} logged-in idle sessions");
+    println!(
+        "  resident {:.1} MiB in total, {:.0} bytes per session",
+        total as f64 / 1024.0,
+        per
+    );
+
+    println!("\n4. PONG round trip while 100 sessions are busy in slow handlers (50 ms each)");
+    for mode in ["sleep", "block"] {
+        let (p50, p99, max) = pong_under_load(mode, 100, 50, if quick { 100 } else { 300 }).await?;
+        let what = if mode == "sleep" {
+            "async sleep"
+        } else {
+            "blocking sleep"
+        };
+        println!(
+            "  {what:<15} p50 {:>9}  p99 {:>9}  max {:>9}",
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+    }
+    Ok(())
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Resident KiB of the backend after `sessions` logins, and bytes per session.
+async fn idle_memory(sessions: usize) -> Result<(u64, f64), BoxError> {
+    let mut backend = Backend::spawn("framework").await?;
+    let (before, _) = memory_kib(backend.pid);
+    backend.login_all(sessions).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (after, peak) = memory_kib(backend.pid);
+    backend.exit().await?;
+    let per = (after.saturating_sub(before) * 1024) as f64 / sessions as f64;
+    Ok((peak.max(after), per))
+}
+
+/// PONG round trips while every one of `users` sessions always has a
+/// `handler_ms` handler running (`mode`: `sleep` or `block`).
+async fn pong_under_load(
+    mode: &str,
+    users: usize,
+    handler_ms: u64,
+    pings: usize,
+) -> Result<(Duration, Duration, Duration), BoxError> {
+    let mut backend = Backend::spawn("framework").await?;
+    backend.login_all(users).await?;
+    let Backend {
+        mut reader,
+        mut writer,
+        child,
+        _config,
+        ..
+    } = backend;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Payload>>();
+    let writer_task = tokio::spawn(async move {
+        let mut buf = BytesMut::new();
+        while let Some(frames) = rx.recv().await {
+            encode(&frames, &mut buf)?;
+            writer.write_all(&buf).await?;
+            buf.clear();
+        }
+        Ok::<_, BoxError>(writer)
+    });
+    let busy = |u: usize| message(u, format!("{mode}:{handler_ms}"));
+    // Two queued per user: a handler is always running, another waiting.
+    tx.send((0..users).flat_map(|u| [busy(u), busy(u)]).collect())?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ticker = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(20));
+            let mut sent = Vec::with_capacity(pings);
+            for _ in 0..pings {
+                interval.tick().await;
+                sent.push(Instant::now());
+                if tx.send(vec![Payload::Ping]).is_err() {
+                    break;
+                }
+            }
+            sent
+        })
+    };
+    let mut pongs = Vec::with_capacity(pings);
+    while pongs.len() < pings {
+        match next(&mut reader).await? {
+            Payload::Pong => pongs.push(Instant::now()),
+            Payload::ConvMessage(m) => {
+                let u: usize = m
+                    .user_name
+                    .trim_start_matches("user")
+                    .split('@')
+                    .next()
+                    .unwrap_or("0")
+                    .parse()?;
+                tx.send(vec![busy(u)])?;
+            }
+            _ => {}
+        }
+    }
+    let sent = ticker.await?;
+    let mut rtts: Vec<Duration> = sent
+        .iter()
+        .zip(&pongs)
+        .map(|(s, r)| r.duration_since(*s))
+        .collect();
+    rtts.sort_unstable();
+    drop(tx);
+    let writer = writer_task.await??;
+    let backend = Backend {
+        reader,
+        writer,
+        pid: 0,
+        child,
+        _config,
+    };
+    backend.exit().await?;
+    Ok((
+        percentile(&rtts, 0.5),
+        percentile(&rtts, 0.99),
+        rtts.last().copied().unwrap_or_default(),
+    ))
+}
+
+/// What the soak run expects back for what it sent.
+#[derive(Default)]
+struct Ledger {
+    sent: u64,
+    received: u64,
+    expected: HashMap<&'static str, u64>,
+    got: HashMap<&'static str, u64>,
+}
+
+impl Ledger {
+    fn expect(&mut self, kind: &'static str, n: u64) {
+        *self.expected.entry(kind).or_default() += n;
+    }
+    fn lost(&self) -> u64 {
+        self.expected
+            .iter()
+            .map(|(k, n)| n.saturating_sub(self.got.get(k).copied().unwrap_or(0)))
+            .sum()
+    }
+}
+
+pub(crate) async fn soak(seconds: u64, users: usize) -> Result<(), BoxError> {
+    let users = users.max(1);
+    println!("soak: {users} users, mixed load for {seconds} s (loopback only)");
+    let mut backend = Backend::spawn("framework").await?;
+    // One extra user only logs out and in, so its traffic never races a logout.
+    let cycler = users;
+    backend.login_all(users + 1).await?;
+    let pid = backend.pid;
+    let Backend {
+        mut reader,
+        mut writer,
+        child,
+        _config,
+        ..
+    } = backend;
+    let mut ledger = Ledger::default();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut report = tokio::time::interval(Duration::from_secs(5));
+    let mut round: usize = 0;
+    let mut buf = BytesMut::new();
+    println!(
+        "  {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "time", "sent", "received", "in flight", "RSS"
+    );
+    loop {
+        tokio::select! {
+            frame = next(&mut reader) => {
+                let kind = kind_of(&frame?);
+                ledger.received += 1;
+                *ledger.got.entry(kind).or_default() += 1;
+            }
+            _ = report.tick() => {
+                let (rss, _) = memory_kib(pid);
+                let in_flight = ledger.expected.values().sum::<u64>().saturating_sub(ledger.got.values().sum::<u64>());
+                println!("  {:>5}s {:>10} {:>10} {:>10} {:>7} KiB", start.elapsed().as_secs(), ledger.sent, ledger.received, in_flight, rss);
+            }
+            _ = tick.tick(), if Instant::now() < deadline => {
+                round += 1;
+                let u = round % users;
+                let mut frames = vec![message(u, format!("soak {round}")), message((u + 7) % users, format!("soak {round}b"))];
+                ledger.expect("CONV_MESSAGE", 2);
+                if round.is_multiple_of(10) {
+                    frames.push(Payload::Vcard(proto::VCard { user_name: driver::user(u), buddy_name: "bob".into(), id: round as i32, ..Default::default() }));
+                    ledger.expect("VCARD", 1);
+                    frames.push(Payload::JoinRoom(proto::Room { user_name: driver::user(u), nickname: "me".into(), room: format!("#r{}", round % 50), password: Some(String::new()) }));
+                    ledger.expect("PARTICIPANT_CHANGED", 2);
+                }
+                if round.is_multiple_of(50) {
+                    frames.push(Payload::Ping);
+                    ledger.expect("PONG", 1);
+                    ledger.expect("STATS", 1);
+                    frames.push(Payload::Logout(proto::Logout { user: driver::user(cycler), legacy_name: format!("user{cycler}") }));
+                    frames.push(driver::login(cycler));
+                    ledger.expect("CONNECTED", 1);
+                }
+                ledger.sent += frames.len() as u64;
+                encode(&frames, &mut buf)?;
+                writer.write_all(&buf).await?;
+                buf.clear();
+            }
+            () = tokio::time::sleep_until(deadline.into()), if Instant::now() >= deadline => {
+                if ledger.lost() == 0 || Instant::now() > deadline + Duration::from_secs(10) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    let (rss, peak) = memory_kib(pid);
+    let backend = Backend {
+        reader,
+        writer,
+        pid,
+        child,
+        _config,
+    };
+    backend.exit().await?;
+    println!(
+        "\nframes sent {}, received {}, lost {}",
+        ledger.sent,
+        ledger.received,
+        ledger.lost()
+    );
+    println!("backend memory: resident {rss} KiB at the end, peak {peak} KiB");
+    if ledger.lost() > 0 {
+        return Err(format!("{} expected frames never arrived", ledger.lost()).into());
+    }
+    Ok(())
+}
+
+fn kind_of(p: &Payload) -> &'static str {
+    p.message_type()
+        .map_or("UNKNOWN", |t| t.as_str_name().trim_start_matches("TYPE_"))
+}
