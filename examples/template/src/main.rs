@@ -52,14 +52,21 @@ impl Session {
     /// now or whenever the network delivers it.
     #[on(Login)]
     async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
-        let settings: Settings = ctx.config().section("backend").map_err(|e| Error::invalid_settings(e.to_string()))?;
+        let settings: Settings = ctx
+            .config()
+            .section("backend")
+            .map_err(|e| Error::invalid_settings(e.to_string()))?;
         if login.legacy_name.is_empty() {
             return Err(Error::invalid_username("no legacy account name was given"));
         }
         if let Some(greeting) = settings.greeting {
             ctx.message("template", greeting).send().await?;
         }
-        Ok(Session { legacy_name: login.legacy_name, rooms: BTreeMap::new(), contacts: BTreeMap::new() })
+        Ok(Session {
+            legacy_name: login.legacy_name,
+            rooms: BTreeMap::new(),
+            contacts: BTreeMap::new(),
+        })
     }
 
     /// LOGOUT: disconnect from the legacy network and free the session.
@@ -91,7 +98,9 @@ impl Session {
     #[on(ConvMessage)]
     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
         if let Some(nick) = self.rooms.get(&msg.buddy_name) {
-            ctx.room_message(&msg.buddy_name, nick, &msg.message).send().await?;
+            ctx.room_message(&msg.buddy_name, nick, &msg.message)
+                .send()
+                .await?;
         }
         if let Some(id) = msg.id.filter(|id| !id.is_empty()) {
             ctx.message_ack(&msg.buddy_name, id).await?;
@@ -127,7 +136,10 @@ impl Session {
     #[on(RoomSubjectChanged)]
     async fn subject(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
         let nick = self.rooms.get(&msg.buddy_name).cloned().unwrap_or_default();
-        ctx.subject(&msg.buddy_name, &msg.message).by(nick).send().await
+        ctx.subject(&msg.buddy_name, &msg.message)
+            .by(nick)
+            .send()
+            .await
     }
 
     /// BUDDY_CHANGED: the user added, accepted or renamed a contact.
@@ -137,8 +149,12 @@ impl Session {
     #[on(BuddyChanged)]
     async fn buddy_changed(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
         let alias = buddy.alias.clone().unwrap_or_default();
-        self.contacts.insert(buddy.buddy_name.clone(), alias.clone());
-        let mut reply = ctx.buddy(&buddy.buddy_name).alias(alias).status(StatusType::StatusNone);
+        self.contacts
+            .insert(buddy.buddy_name.clone(), alias.clone());
+        let mut reply = ctx
+            .buddy(&buddy.buddy_name)
+            .alias(alias)
+            .status(StatusType::StatusNone);
         for group in buddy.group {
             reply = reply.group(group);
         }
@@ -186,7 +202,11 @@ impl Session {
     /// with empty fields if the network has no profiles.
     #[on(VCard)]
     async fn vcard(&mut self, _ctx: &Ctx, request: VCard) -> Result<VCardReply> {
-        let alias = self.contacts.get(&request.buddy_name).cloned().unwrap_or_default();
+        let alias = self
+            .contacts
+            .get(&request.buddy_name)
+            .cloned()
+            .unwrap_or_default();
         Ok(VCardReply::new().nickname(alias))
     }
 

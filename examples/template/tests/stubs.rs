@@ -33,19 +33,32 @@ async fn every_stub_answers_as_documented() -> Result<()> {
     let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_template"), CONFIG).await?;
     let hello = main.handshake().await?;
     let config = hello.backend_config.unwrap_or_default();
-    assert!(config.contains("muc=1"), "JoinRoom is handled, so rooms are announced: {config}");
-    assert!(!config.contains("rawxml=1") && !config.contains("send_buddies_on_login"), "{config}");
+    assert!(
+        config.contains("muc=1"),
+        "JoinRoom is handled, so rooms are announced: {config}"
+    );
+    assert!(
+        !config.contains("rawxml=1") && !config.contains("send_buddies_on_login"),
+        "{config}"
+    );
 
     // Login, with the greeting from the [backend] section.
-    main.set_status(USER, StatusType::StatusAway, "before login").await?;
+    main.set_status(USER, StatusType::StatusAway, "before login")
+        .await?;
     main.login(USER, "alice", "pw").await?;
     let greeting = main.expect_message(USER).await?;
-    assert_eq!((greeting.buddy_name.as_str(), greeting.message.as_str()), ("template", "welcome"));
+    assert_eq!(
+        (greeting.buddy_name.as_str(), greeting.message.as_str()),
+        ("template", "welcome")
+    );
 
     // Contacts: added, confirmed, shown in the vCard, removed.
     main.send(Payload::BuddyChanged(buddy("bob"))).await?;
     let confirmed = main.expect_type(MessageType::BuddyChanged).await?;
-    assert!(matches!(&confirmed, Payload::BuddyChanged(b) if b.buddy_name == "bob" && b.alias.as_deref() == Some("Bob") && b.group == ["Friends"]), "{confirmed:?}");
+    assert!(
+        matches!(&confirmed, Payload::BuddyChanged(b) if b.buddy_name == "bob" && b.alias.as_deref() == Some("Bob") && b.group == ["Friends"]),
+        "{confirmed:?}"
+    );
     let vcard = main.vcard(USER, "bob").await?;
     assert_eq!(vcard.nickname.as_deref(), Some("Bob"));
     main.send(Payload::BuddyRemoved(buddy("bob"))).await?;
@@ -67,22 +80,38 @@ async fn every_stub_answers_as_documented() -> Result<()> {
     assert_ne!(me.flag & ParticipantFlag::Me.bit(), 0);
     main.send_message(USER, "#rust", "hello room").await?;
     let echoed = main.expect_message(USER).await?;
-    assert_eq!((echoed.buddy_name.as_str(), echoed.nickname.as_deref()), ("#rust", Some("alice")));
-    main.send(Payload::RoomSubjectChanged(conv("#rust", "new topic"))).await?;
+    assert_eq!(
+        (echoed.buddy_name.as_str(), echoed.nickname.as_deref()),
+        ("#rust", Some("alice"))
+    );
+    main.send(Payload::RoomSubjectChanged(conv("#rust", "new topic")))
+        .await?;
     let subject = main.expect_type(MessageType::RoomSubjectChanged).await?;
-    assert!(matches!(subject, Payload::RoomSubjectChanged(s) if s.message == "new topic" && s.nickname.as_deref() == Some("alice")));
+    assert!(
+        matches!(subject, Payload::RoomSubjectChanged(s) if s.message == "new topic" && s.nickname.as_deref() == Some("alice"))
+    );
     main.leave_room(USER, "#rust").await?;
 
     // Events with nothing to answer are accepted silently.
-    for kind in [Payload::BuddyTyping(buddy("bob")), Payload::BuddyTyped(buddy("bob")), Payload::BuddyStoppedTyping(buddy("bob"))] {
+    for kind in [
+        Payload::BuddyTyping(buddy("bob")),
+        Payload::BuddyTyped(buddy("bob")),
+        Payload::BuddyStoppedTyping(buddy("bob")),
+    ] {
         main.send(kind).await?;
     }
     main.send(Payload::Attention(conv("bob", "buzz"))).await?;
-    main.send(Payload::Vcard(proto::VCard { user_name: USER.into(), photo: Some(vec![1, 2, 3].into()), ..Default::default() }))
-        .await?;
-    main.expect_none("an answer to a silent event", Duration::from_millis(300), |p| {
-        !matches!(p, Payload::Pong | Payload::Stats(_))
-    })
+    main.send(Payload::Vcard(proto::VCard {
+        user_name: USER.into(),
+        photo: Some(vec![1, 2, 3].into()),
+        ..Default::default()
+    }))
+    .await?;
+    main.expect_none(
+        "an answer to a silent event",
+        Duration::from_millis(300),
+        |p| !matches!(p, Payload::Pong | Payload::Stats(_)),
+    )
     .await?;
 
     // Still alive and answering after all of it.
@@ -98,7 +127,10 @@ async fn bad_settings_refuse_the_login_for_good() -> Result<()> {
     let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_template"), config).await?;
     main.handshake().await?;
     // Repeated keys are a list; `greeting` is one string: INVALID_SETTINGS (7).
-    let refused = main.try_login(USER, "alice", "pw").await?.expect_err("refused");
+    let refused = main
+        .try_login(USER, "alice", "pw")
+        .await?
+        .expect_err("refused");
     assert_eq!(refused.error, 7, "{refused:?}");
     assert_eq!(main.exit().await?, 0);
     Ok(())
