@@ -28,6 +28,7 @@ struct Inner {
     legacy_name: String,
     backend: BackendCtx,
     ended: CancellationToken,
+    connected: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -46,6 +47,7 @@ impl Ctx {
                 legacy_name,
                 backend,
                 ended: CancellationToken::new(),
+                connected: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -119,7 +121,18 @@ impl Ctx {
         .await
     }
 
-    pub(crate) async fn connected(&self) -> Result<()> {
+    /// CONNECTED, once: the user is logged in to the legacy network.
+    ///
+    /// The runtime sends it when the Login handler returns `Ok`. Call it
+    /// yourself inside the Login handler when the network may deliver
+    /// events before the handler returns (start the read task after this
+    /// call): Spectrum 2 drops messages for a user it does not yet consider
+    /// connected. Later calls do nothing.
+    pub async fn connected(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.inner.connected.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
         self.send(Payload::Connected(proto::Connected {
             user: self.user().to_owned(),
         }))

@@ -84,6 +84,11 @@ impl Outbox {
             .map_err(|_| SendError::Closed)
     }
 
+    /// Whether the writer has stopped: nothing sent now can arrive.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.data.is_closed()
+    }
+
     /// Asks the writer to flush everything queued so far and stop. Frames
     /// queued later are refused.
     pub(crate) async fn close(&self) {

@@ -256,13 +256,22 @@ impl<B: Backend> Runtime<B> {
 
     /// Connects to the main instance and serves it until EXIT or until it
     /// closes the connection.
+    ///
+    /// The connection is opened, read and written on a thread of its own,
+    /// with its own single-threaded tokio runtime; sessions run on the
+    /// runtime that calls `run`. A handler that blocks its thread (a
+    /// synchronous legacy library) therefore cannot delay PONG: Spectrum 2
+    /// kills a backend that misses one 20 s tick, taking every user with it.
     pub async fn run(self) -> std::result::Result<(), RunError> {
-        let addr = format!("{}:{}", self.args.host, self.args.port);
         let span = tracing::info_span!(
             "backend",
             id = self.args.backend_id.as_deref().unwrap_or("-")
         );
-        async {
+        let pool = tokio::runtime::Handle::current();
+        on_io_thread(span, move || async move {
+            let addr = format!("{}:{}", self.args.host, self.args.port);
+            // Connected here, the socket belongs to this thread's reactor:
+            // busy pool workers cannot starve its readiness events.
             let stream = TcpStream::connect((self.args.host.as_str(), self.args.port))
                 .await
                 .map_err(|source| RunError::Connect {
@@ -272,14 +281,36 @@ impl<B: Backend> Runtime<B> {
             let _ = stream.set_nodelay(true);
             tracing::info!(%addr, "connected to the main instance");
             let (read, write) = stream.into_split();
-            self.serve(read, write).await
-        }
-        .instrument(span)
+            self.connection(read, write, pool).await
+        })
         .await
     }
 
-    /// Serves the protocol over an established connection.
+    /// Serves the protocol over an established connection, read and
+    /// written on a thread of its own as in [`Runtime::run`].
+    ///
+    /// I/O objects stay registered with the runtime that created them: for
+    /// the full isolation of `run`, create `read` and `write` inside no
+    /// runtime whose workers may block, or use `run`.
     pub async fn serve<R, W>(self, read: R, write: W) -> std::result::Result<(), RunError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let pool = tokio::runtime::Handle::current();
+        on_io_thread(tracing::Span::current(), move || {
+            self.connection(read, write, pool)
+        })
+        .await
+    }
+
+    /// The connection's life, on the I/O thread; `pool` runs the sessions.
+    async fn connection<R, W>(
+        self,
+        read: R,
+        write: W,
+        pool: tokio::runtime::Handle,
+    ) -> std::result::Result<(), RunError>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -296,7 +327,8 @@ impl<B: Backend> Runtime<B> {
                 queries: Mutex::new(VecDeque::new()),
             }),
         };
-        let (mut sessions, mut ended) = Sessions::<B>::new(backend.clone());
+        let (mut sessions, mut ended) = Sessions::<B>::new(backend.clone(), pool.clone());
+        let mut signals = Signals::new();
         let mut frames = FramedRead::new(
             read,
             FrameCodec::with_max_frame_length(self.max_frame_length),
@@ -310,7 +342,7 @@ impl<B: Backend> Runtime<B> {
                     sessions.ended(&user, generation);
                     continue;
                 }
-                () = terminate_signal() => break "a termination signal",
+                () = signals.recv() => break "a termination signal",
             };
             let wrapper = match frame {
                 None => break "end of stream from the main instance",
@@ -364,7 +396,7 @@ impl<B: Backend> Runtime<B> {
                     Some(user) => {
                         let user = user.to_owned();
                         if let Err(event) = sessions.route(&user, Event::RawXml(xml)) {
-                            orphan(&backend, &user, event).await;
+                            crate::session::orphan(&backend, &user, event);
                         }
                     }
                     None => tracing::warn!("RAW_XML without a `from` user; ignored"),
@@ -372,7 +404,7 @@ impl<B: Backend> Runtime<B> {
                 other => match into_event(other) {
                     Ok((user, event)) => {
                         if let Err(event) = sessions.route(&user, event) {
-                            orphan(&backend, &user, event).await;
+                            crate::session::orphan(&backend, &user, event);
                         }
                     }
                     Err(other) => {
@@ -383,8 +415,18 @@ impl<B: Backend> Runtime<B> {
         };
         tracing::info!(sessions = sessions.len(), "shutting down after {reason}");
         sessions.shutdown(self.shutdown_grace).await;
-        if let Err(e) = B::exit(&backend).await {
-            tracing::warn!("exit handler failed: {e}");
+        let exit = {
+            let backend = backend.clone();
+            pool.spawn(async move { B::exit(&backend).await }.in_current_span())
+        };
+        match tokio::time::timeout(self.shutdown_grace, exit).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("exit handler failed: {e}"),
+            Ok(Err(e)) => tracing::error!("exit handler panicked: {e}"),
+            Err(_) => tracing::warn!(
+                "exit handler still running after {:?}; not waiting",
+                self.shutdown_grace
+            ),
         }
         // The end marker needs room in the bounded queue: a main instance
         // that reads nothing must not keep us from stopping.
@@ -405,6 +447,34 @@ impl<B: Backend> Runtime<B> {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Runs `job` on a new thread with a single-threaded tokio runtime of its
+/// own, and waits for its result without blocking the caller's runtime.
+async fn on_io_thread<F, Fut>(span: tracing::Span, job: F) -> std::result::Result<(), RunError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::result::Result<(), RunError>>,
+{
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("spectrum-io".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(io) => io.block_on(job().instrument(span)),
+                Err(e) => Err(RunError::Io(e)),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(RunError::Io)?;
+    done_rx.await.unwrap_or_else(|_| {
+        Err(RunError::Io(std::io::Error::other(
+            "the connection thread panicked",
+        )))
+    })
 }
 
 /// Splits a per-user message into its user and session event.
@@ -451,56 +521,49 @@ fn raw_xml_user(xml: &str) -> Option<&str> {
     Some(value.split('/').next().unwrap_or(value))
 }
 
-/// An event for a user with no session: answer what expects an answer.
-async fn orphan(backend: &BackendCtx, user: &str, event: Event) {
-    tracing::info!(%user, event = event.name(), "event for a user who is not logged in");
-    let reply = match event {
-        Event::VCard(req) => Payload::Vcard(proto::VCard {
-            user_name: req.user_name,
-            buddy_name: req.buddy_name,
-            id: req.id,
-            fullname: Some(String::new()),
-            nickname: Some(String::new()),
-            photo: Some(bytes::Bytes::new()),
-        }),
-        Event::JoinRoom(room) => Payload::ParticipantChanged(proto::Participant {
-            user_name: room.user_name,
-            room: room.room,
-            nickname: room.nickname,
-            flag: proto::ParticipantFlag::RoomNotFound.bit(),
-            status: proto::StatusType::StatusNone as i32,
-            status_message: Some("you are not logged in to the legacy network".to_owned()),
-            newname: Some(String::new()),
-            icon_hash: None,
-            alias: Some(String::new()),
-        }),
-        _ => return,
-    };
-    if let Err(e) = backend.outbox().send(&reply).await {
-        tracing::warn!("could not answer: {e}");
-    }
+/// SIGTERM and SIGINT, registered once for the life of the connection so
+/// that none is missed between two frames.
+struct Signals {
+    #[cfg(unix)]
+    inner: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-async fn terminate_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let inner = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!("cannot listen for termination signals");
+                    None
+                }
+            };
+            Signals { inner }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        match &mut self.inner {
+            Some((term, int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
                 }
             }
-            _ => std::future::pending().await,
+            None => std::future::pending().await,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt as _;
-use spectrum_proto::{self as proto, ConnectionError};
+use spectrum_proto::{self as proto, ConnectionError, Payload};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -30,6 +30,7 @@ struct Entry {
     task: JoinHandle<()>,
     generation: u64,
     legacy_name: String,
+    ctx: Ctx,
 }
 
 /// The sessions of one connection, owned by the reader.
@@ -37,17 +38,23 @@ pub(crate) struct Sessions<B> {
     map: HashMap<String, Entry>,
     next_generation: u64,
     backend: BackendCtx,
+    /// Where session tasks run: the caller's runtime, not the I/O thread.
+    pool: tokio::runtime::Handle,
     ended_tx: mpsc::UnboundedSender<(String, u64)>,
     _backend: std::marker::PhantomData<fn() -> B>,
 }
 
 impl<B: Backend> Sessions<B> {
-    pub(crate) fn new(backend: BackendCtx) -> (Self, mpsc::UnboundedReceiver<(String, u64)>) {
+    pub(crate) fn new(
+        backend: BackendCtx,
+        pool: tokio::runtime::Handle,
+    ) -> (Self, mpsc::UnboundedReceiver<(String, u64)>) {
         let (ended_tx, ended_rx) = mpsc::unbounded_channel();
         let sessions = Sessions {
             map: HashMap::new(),
             next_generation: 0,
             backend,
+            pool,
             ended_tx,
             _backend: std::marker::PhantomData,
         };
@@ -72,7 +79,7 @@ impl<B: Backend> Sessions<B> {
         });
         self.next_generation += 1;
         let generation = self.next_generation;
-        let (queue, rx) = mpsc::unbounded_channel();
+        let (queue, mut rx) = mpsc::unbounded_channel();
         let ctx = Ctx::new(
             user.clone(),
             login.legacy_name.clone(),
@@ -81,13 +88,22 @@ impl<B: Backend> Sessions<B> {
         let ended_tx = self.ended_tx.clone();
         let legacy_name = login.legacy_name.clone();
         let span = tracing::info_span!("session", user = %user);
-        let task = tokio::spawn(
+        let session_ctx = ctx.clone();
+        let task = self.pool.spawn(
             async move {
                 if let Some(previous) = previous {
                     let _ = previous.await;
                 }
-                run::<B>(&ctx, login, rx).await;
+                run::<B>(&ctx, login, &mut rx).await;
                 ctx.end();
+                // Events queued behind a failed login or handler still get
+                // the answers Spectrum 2 waits for.
+                rx.close();
+                while let Ok(msg) = rx.try_recv() {
+                    if let SessionMsg::Event(event) = msg {
+                        orphan(ctx.backend(), ctx.user(), *event);
+                    }
+                }
                 let _ = ended_tx.send((ctx.user().to_owned(), generation));
             }
             .instrument(span),
@@ -99,6 +115,7 @@ impl<B: Backend> Sessions<B> {
                 task,
                 generation,
                 legacy_name,
+                ctx: session_ctx,
             },
         );
     }
@@ -145,7 +162,9 @@ impl<B: Backend> Sessions<B> {
     pub(crate) async fn shutdown(&mut self, grace: std::time::Duration) {
         let entries: Vec<(String, Entry)> = self.map.drain().collect();
         let mut tasks = Vec::with_capacity(entries.len());
+        let mut ctxs = Vec::with_capacity(entries.len());
         for (user, entry) in entries {
+            ctxs.push(entry.ctx);
             let _ = entry.queue.send(SessionMsg::Logout(Box::new(proto::Logout {
                 user,
                 legacy_name: entry.legacy_name,
@@ -160,6 +179,10 @@ impl<B: Backend> Sessions<B> {
             tracing::warn!("sessions still busy after {grace:?} of shutdown; abandoning them");
             for abort in aborts {
                 abort.abort();
+            }
+            // Tasks of abandoned sessions wait on `ctx.ended()` too.
+            for ctx in ctxs {
+                ctx.end();
             }
         }
     }
@@ -205,6 +228,12 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 
 async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
     let (code, text) = failure.code_and_text(during);
+    if ctx.backend().outbox().is_closed() {
+        // The connection is gone (shutdown or a vanished main instance):
+        // a failed send is the expected end, and nobody can be told.
+        tracing::debug!("session ends with the connection: {text}");
+        return;
+    }
     match failure {
         Failure::Panic(_) => tracing::error!(code = code.as_str_name(), "{text}"),
         Failure::Error(_) => tracing::warn!(code = code.as_str_name(), "session ends: {text}"),
@@ -218,10 +247,10 @@ async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
 async fn run<B: Backend>(
     ctx: &Ctx,
     login: proto::Login,
-    mut rx: mpsc::UnboundedReceiver<SessionMsg>,
+    rx: &mut mpsc::UnboundedReceiver<SessionMsg>,
 ) {
     let legacy_name = login.legacy_name.clone();
-    let mut session = match guarded(B::login(ctx, login)).await {
+    let mut session = match guarded(Box::pin(B::login(ctx, login))).await {
         Ok(session) => session,
         Err(failure) => {
             disconnect(ctx, &failure, "LOGIN").await;
@@ -237,7 +266,7 @@ async fn run<B: Backend>(
             Some(SessionMsg::Event(event)) => {
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
-                if let Err(failure) = guarded(session.handle(ctx, *event)).await {
+                if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
                     disconnect(ctx, &failure, name).await;
                     if let Failure::Panic(_) = failure {
                         // The session's state is unknown after a panic: drop it.
@@ -258,9 +287,47 @@ async fn run<B: Backend>(
             }
         }
     };
-    match guarded(session.logout(ctx, logout)).await {
+    match guarded(Box::pin(session.logout(ctx, logout))).await {
         Ok(()) => tracing::info!("logged out"),
         Err(Failure::Error(e)) => tracing::warn!("logout handler failed: {e}"),
         Err(Failure::Panic(msg)) => tracing::error!("logout handler panicked: {msg}"),
     }
+}
+
+/// Answers an event for a user with no session, as Spectrum 2 expects: an
+/// empty vCard for a vCard request, an error presence for a room join.
+/// The answer is sent by a task of its own so the caller never waits.
+pub(crate) fn orphan(backend: &BackendCtx, user: &str, event: Event) {
+    tracing::info!(%user, event = event.name(), "event for a user who is not logged in");
+    let reply = match event {
+        Event::VCard(req) => Payload::Vcard(proto::VCard {
+            user_name: req.user_name,
+            buddy_name: req.buddy_name,
+            id: req.id,
+            fullname: Some(String::new()),
+            nickname: Some(String::new()),
+            photo: Some(bytes::Bytes::new()),
+        }),
+        Event::JoinRoom(room) => Payload::ParticipantChanged(proto::Participant {
+            user_name: room.user_name,
+            room: room.room,
+            nickname: room.nickname,
+            flag: proto::ParticipantFlag::RoomNotFound.bit(),
+            status: proto::StatusType::StatusNone as i32,
+            status_message: Some("you are not logged in to the legacy network".to_owned()),
+            newname: Some(String::new()),
+            icon_hash: None,
+            alias: Some(String::new()),
+        }),
+        _ => return,
+    };
+    let backend = backend.clone();
+    tokio::spawn(
+        async move {
+            if let Err(e) = backend.outbox().send(&reply).await {
+                tracing::warn!("could not answer: {e}");
+            }
+        }
+        .in_current_span(),
+    );
 }

@@ -58,7 +58,6 @@ use crate::{Args, Backend, Config, RunError, Runtime};
 
 /// A harness step that did not happen: what was expected, and the frames
 /// seen so far, decoded.
-#[derive(Debug)]
 pub struct Failure {
     what: String,
     transcript: String,
@@ -78,6 +77,14 @@ impl std::fmt::Display for Failure {
             "{}\n\nframes so far (main ⇄ backend):\n{}",
             self.what, self.transcript
         )
+    }
+}
+
+// A test returning `Result<(), Failure>` prints the error with `Debug`:
+// make that the readable transcript, not an escaped string.
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -267,15 +274,38 @@ impl MainInstance {
         Self::accept(listener, Peer::Detached).await
     }
 
-    async fn accept(listener: TcpListener, peer: Peer) -> Result<Self> {
-        let accepted = tokio::time::timeout(Duration::from_secs(30), listener.accept()).await;
+    async fn accept(listener: TcpListener, mut peer: Peer) -> Result<Self> {
+        // A backend that dies before connecting fails at once, not after 30 s.
+        let accepted = {
+            let gone = async {
+                match &mut peer {
+                    Peer::Process { child, .. } => match child.wait().await {
+                        Ok(status) => format!("the backend exited ({status}) before connecting"),
+                        Err(e) => format!("waiting for the backend failed: {e}"),
+                    },
+                    Peer::InProcess(task) => match task.await {
+                        Ok(Ok(())) => "the backend stopped before connecting".to_owned(),
+                        Ok(Err(e)) => format!("the backend failed before connecting: {e}"),
+                        Err(e) => format!("the backend task failed: {e}"),
+                    },
+                    Peer::Detached => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                accepted = tokio::time::timeout(Duration::from_secs(30), listener.accept()) => Ok(accepted),
+                why = gone => Err(why),
+            }
+        };
         let (stream, _) = match accepted {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return fail(format!("accepting the backend's connection failed: {e}")),
-            Err(_) => {
+            Ok(Ok(Ok(conn))) => conn,
+            Ok(Ok(Err(e))) => {
+                return fail(format!("accepting the backend's connection failed: {e}"));
+            }
+            Ok(Err(_)) => {
                 let mut me = MainInstance::new_detached(peer);
                 return Err(me.failure("the backend did not connect within 30 s"));
             }
+            Err(why) => return Err(MainInstance::new_detached(peer).failure(&why)),
         };
         let _ = stream.set_nodelay(true);
         Ok(MainInstance {

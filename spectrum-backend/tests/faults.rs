@@ -336,7 +336,9 @@ async fn exit_from_a_main_that_reads_nothing_still_ends_the_backend() -> Result<
     };
     assert!(run.is_ok(), "{run:?}");
 
-    // What the handler had queued is still delivered, in order, then EOF.
+    // A main that reads nothing cannot be given everything: the backend
+    // stopped instead of waiting forever. What did reach the socket is an
+    // in-order prefix of what the handler queued, with no gap.
     assert_eq!(main.close_and_wait().await?, 0);
     let sent = progress.load(Ordering::SeqCst);
     let texts: Vec<String> = from_backend(&main)
@@ -346,7 +348,12 @@ async fn exit_from_a_main_that_reads_nothing_still_ends_the_backend() -> Result<
             _ => None,
         })
         .collect();
-    assert_eq!(texts.len(), sent, "every queued frame arrives");
+    assert!(
+        texts.len() <= sent,
+        "{} frames for {sent} sent",
+        texts.len()
+    );
+    assert!(!texts.is_empty(), "the frames written before EXIT arrive");
     for (i, text) in texts.iter().enumerate() {
         assert!(
             text.starts_with(&format!("{i:05} ")),

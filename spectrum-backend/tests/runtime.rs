@@ -977,3 +977,99 @@ async fn from_args_reads_spectrum_argv_and_config_file() -> Result<()> {
     assert!(run.is_ok(), "{run:?}");
     Ok(())
 }
+
+/// The harness fails at once, with the backend's own words, when the
+/// backend exits before it connects.
+#[tokio::test]
+async fn a_backend_that_dies_before_connecting_fails_fast() {
+    let started = std::time::Instant::now();
+    let err = spectrum_backend::testing::MainInstance::spawn("/bin/false", "[service]\n")
+        .await
+        .expect_err("/bin/false never connects");
+    assert!(err.what().contains("exited"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "waited for the 30 s timeout"
+    );
+}
+
+/// A handler that blocks its thread (a synchronous legacy library) while
+/// the backend's runtime has a single worker: the connection has a thread
+/// of its own, so PING is still answered before the blocked handler's reply.
+#[tokio::test]
+async fn pong_does_not_wait_for_a_handler_that_blocks_its_thread()
+-> spectrum_backend::testing::Result<()> {
+    use spectrum_backend::prelude::*;
+    use spectrum_backend::proto::Payload;
+    use spectrum_backend::testing::{MainInstance, spectrum_argv};
+
+    struct Blocking;
+    #[backend]
+    impl Blocking {
+        #[on(Login)]
+        fn login(_login: Login) -> Self {
+            Blocking
+        }
+        #[on(ConvMessage)]
+        async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+            ctx.typing(&msg.buddy_name).await?;
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            ctx.message(&msg.buddy_name, "done").send().await
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let args = spectrum_backend::Args::parse(spectrum_argv(port, 1, std::path::Path::new("b.cfg")))
+        .expect("args");
+    // The backend's own process-like runtime: one worker, on another thread.
+    let backend = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(
+            spectrum_backend::Runtime::<Blocking>::new(args, spectrum_backend::Config::default())
+                .run(),
+        )
+    });
+    let mut main = MainInstance::accept_from(listener).await?;
+    main.handshake().await?;
+    // Keep the only worker busy without a break: four users, three
+    // blocking messages each. A reader or socket driven by that worker
+    // would not see the PING until all of them are done.
+    let users = ["a@localhost", "b@localhost", "c@localhost", "d@localhost"];
+    for user in users {
+        main.login(user, "x", "x").await?;
+    }
+    for _ in 0..3 {
+        for user in users {
+            main.send_message(user, "bob", "block").await?;
+        }
+    }
+    // A handler has started: it sent its typing notification first.
+    main.expect("BUDDY_TYPING", |p| {
+        matches!(p, Payload::BuddyTyping(_)).then_some(())
+    })
+    .await?;
+    main.ping().await?;
+    assert!(
+        !main
+            .unconsumed()
+            .any(|p| matches!(p, Payload::ConvMessage(_))),
+        "PONG came after the blocked handler's reply"
+    );
+    for _ in 0..12 {
+        let reply = main.expect("a reply", |p| match p {
+            Payload::ConvMessage(m) => Some(m.message.clone()),
+            _ => None,
+        });
+        assert_eq!(reply.await?, "done");
+    }
+    assert_eq!(main.exit().await?, 0);
+    assert!(backend.join().expect("backend thread").is_ok());
+    Ok(())
+}

@@ -40,6 +40,15 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         users: usize,
     },
+    /// Only the PONG-under-load measurement.
+    Pong {
+        /// `sleep` (async handlers) or `block` (handlers that block a thread).
+        #[arg(long, default_value = "block")]
+        mode: String,
+        /// PINGs to send.
+        #[arg(long, default_value_t = 100)]
+        pings: usize,
+    },
     /// Internal: run as the backend process under test.
     #[command(hide = true)]
     Backend {
@@ -73,6 +82,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Soak { seconds, users }) => {
                 scenarios::soak(seconds.min(3600), users.min(10_000)).await
             }
+            Some(Command::Pong { mode, pings }) => scenarios::pong(&mode, pings).await,
             Some(Command::Backend { .. }) => Ok(()),
         }
     });

@@ -83,6 +83,17 @@ pub(crate) async fn all(quick: bool) -> Result<(), BoxError> {
     Ok(())
 }
 
+pub(crate) async fn pong(mode: &str, pings: usize) -> Result<(), BoxError> {
+    let (p50, p99, max) = pong_under_load(mode, 100, 50, pings).await?;
+    println!(
+        "PONG with 100 sessions busy ({mode}): p50 {}  p99 {}  max {}",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
+    Ok(())
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
