@@ -7,10 +7,9 @@
 //! first, so liveness never queues behind a session's flood.
 
 use bytes::{Bytes, BytesMut};
-use spectrum_proto::{FrameCodec, Payload};
+use spectrum_proto::Payload;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::Encoder as _;
 
 use crate::SendError;
 
@@ -47,7 +46,6 @@ pub(crate) fn channel(max_frame_length: usize) -> (Outbox, Inbox) {
 
 impl Outbox {
     fn encode(&self, payloads: &[Payload], dst: &mut BytesMut) -> Result<(), SendError> {
-        let mut codec = FrameCodec::with_max_frame_length(self.max_frame_length);
         for payload in payloads {
             if let Some(kind) = payload.message_type()
                 && !kind.main_handles()
@@ -55,7 +53,7 @@ impl Outbox {
                 return Err(SendError::NotHandledByMain(kind));
             }
             tracing::debug!(frame = ?payload, "out");
-            codec.encode(payload.to_wrapper(), dst)?;
+            payload.encode_frame(dst, self.max_frame_length)?;
         }
         Ok(())
     }

@@ -1,11 +1,12 @@
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
+use prost::encoding::{encode_varint, encoded_len_varint};
 
 use crate::validate::{self, Schema, check_required};
 use crate::{
     ApiVersion, BackendConfig, Buddies, Buddy, Connected, ConversationMessage, DecodeError,
-    Disconnected, Login, Logout, MessageType, Participant, ParticipantFlag, Room, RoomList, Stats,
-    Status, StatusType, VCard, WrapperMessage,
+    Disconnected, EncodeError, Login, Logout, MessageType, Participant, ParticipantFlag, Room,
+    RoomList, Stats, Status, StatusType, TypeNumber, VCard, WrapperMessage,
 };
 
 /// Generates [`Payload`] and its conversions from one table: variant, the
@@ -82,8 +83,27 @@ macro_rules! payloads {
                     },
                 }
             }
+
+            /// Writes this payload as one whole frame (length prefix and
+            /// wrapper) into `dst`, byte for byte what [`FrameCodec`] writes
+            /// for [`Payload::to_wrapper`], without the intermediate buffer.
+            ///
+            /// [`FrameCodec`]: crate::FrameCodec
+            pub fn encode_frame(&self, dst: &mut BytesMut, max_frame_length: usize) -> Result<(), EncodeError> {
+                match self {
+                    $(payloads!(@bind $variant $shape p) => {
+                        payloads!(@frame p $shape, MessageType::$variant as i32, dst, max_frame_length)
+                    })*
+                    Payload::Unknown { type_number, payload } => {
+                        frame_bytes(*type_number, payload.as_deref(), dst, max_frame_length)
+                    }
+                }
+            }
         }
     };
+    (@frame $p:ident none, $t:expr, $dst:ident, $max:ident) => { frame_bytes($t, None, $dst, $max) };
+    (@frame $p:ident xml, $t:expr, $dst:ident, $max:ident) => { frame_bytes($t, Some($p.as_bytes()), $dst, $max) };
+    (@frame $p:ident msg, $t:expr, $dst:ident, $max:ident) => { frame_message($t, $p, $dst, $max) };
     (@pat $v:ident none) => { Payload::$v };
     (@pat $v:ident $other:ident) => { Payload::$v(_) };
     (@bind $v:ident none $p:ident) => { Payload::$v };
@@ -282,4 +302,64 @@ impl ParticipantFlag {
     pub const fn bit(self) -> i32 {
         self as i32
     }
+}
+
+/// Wrapper field keys: `type` (1, varint) and `payload` (2, length-delimited).
+const TYPE_KEY: u8 = 0x08;
+const PAYLOAD_KEY: u8 = 0x12;
+
+/// Writes the length prefix and the wrapper's `type`; the caller writes the
+/// payload field's `payload_len` bytes of content after it, if any.
+fn frame_head(
+    type_number: i32,
+    payload_len: Option<usize>,
+    dst: &mut BytesMut,
+    max: usize,
+) -> Result<(), EncodeError> {
+    // int32 and enum values are varints of their sign-extended 64-bit form.
+    let type_value = type_number as i64 as u64;
+    let len = 1
+        + encoded_len_varint(type_value)
+        + payload_len.map_or(0, |n| 1 + encoded_len_varint(n as u64) + n);
+    let prefix = u32::try_from(len).ok().filter(|_| len <= max);
+    let Some(prefix) = prefix else {
+        return Err(EncodeError::TooLarge {
+            kind: TypeNumber(type_number),
+            len,
+            max,
+        });
+    };
+    dst.reserve(crate::HEADER_LEN + len);
+    dst.put_u32(prefix);
+    dst.put_u8(TYPE_KEY);
+    encode_varint(type_value, dst);
+    if let Some(n) = payload_len {
+        dst.put_u8(PAYLOAD_KEY);
+        encode_varint(n as u64, dst);
+    }
+    Ok(())
+}
+
+fn frame_bytes(
+    type_number: i32,
+    payload: Option<&[u8]>,
+    dst: &mut BytesMut,
+    max: usize,
+) -> Result<(), EncodeError> {
+    frame_head(type_number, payload.map(<[u8]>::len), dst, max)?;
+    if let Some(payload) = payload {
+        dst.put_slice(payload);
+    }
+    Ok(())
+}
+
+fn frame_message<M: Message>(
+    type_number: i32,
+    message: &M,
+    dst: &mut BytesMut,
+    max: usize,
+) -> Result<(), EncodeError> {
+    frame_head(type_number, Some(message.encoded_len()), dst, max)?;
+    message.encode_raw(dst);
+    Ok(())
 }

@@ -344,6 +344,16 @@ proptest! {
         prop_assert!(buf.is_empty());
         prop_assert_eq!(Payload::from_wrapper(wrapper), Ok(p));
     }
+
+    /// `encode_frame` writes exactly the codec's bytes for `to_wrapper`.
+    #[test]
+    fn direct_frame_encoding_matches_the_codec(p in payload()) {
+        let mut via_codec = BytesMut::new();
+        FrameCodec::new().encode(p.to_wrapper(), &mut via_codec).expect("a small payload encodes");
+        let mut direct = BytesMut::new();
+        p.encode_frame(&mut direct, spectrum_proto::DEFAULT_MAX_FRAME_LENGTH).expect("a small payload encodes");
+        prop_assert_eq!(direct, via_codec);
+    }
 }
 
 proptest! {
