@@ -768,6 +768,15 @@ impl MainInstance {
         code.map_err(|what| self.failure(what))
     }
 
+    /// Every frame received from the backend so far, in order (whether an
+    /// expectation consumed it or not).
+    pub fn received(&self) -> impl Iterator<Item = &Payload> {
+        self.transcript.iter().filter_map(|f| match f {
+            Frame::FromBackend(p) => Some(p),
+            _ => None,
+        })
+    }
+
     /// Frames received but not yet consumed by an expectation.
     pub fn unconsumed(&self) -> impl Iterator<Item = &Payload> {
         self.backlog.iter()

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{from_backend, logouts};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, FrameCodec, Payload};
-use spectrum_backend::testing::{Frame, MainInstance, Result, spectrum_argv};
+use spectrum_backend::testing::{MainInstance, Result, spectrum_argv};
 use spectrum_backend::{Args, Config, Runtime};
 use tokio_util::codec::Encoder as _;
 
@@ -79,28 +81,6 @@ impl Faulty {
         }
         ctx.buddy_removed(format!("logout:{}", self.tag)).await
     }
-}
-
-/// Every frame the backend sent, in order.
-fn from_backend(main: &MainInstance) -> Vec<Payload> {
-    main.transcript()
-        .iter()
-        .filter_map(|f| match f {
-            Frame::FromBackend(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The logout handler's frames for `user`.
-fn logouts(frames: &[Payload], user: &str) -> Vec<String> {
-    frames
-        .iter()
-        .filter_map(|p| match p {
-            Payload::BuddyRemoved(b) if b.user_name == user => Some(b.buddy_name.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The bytes of one frame as the main instance writes it.

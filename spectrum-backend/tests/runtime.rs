@@ -9,12 +9,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{from_backend, logouts};
 use std::io::Write as _;
 use std::time::Duration;
 
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, MessageType, Payload};
-use spectrum_backend::testing::{Frame, MainInstance, Result, spectrum_argv};
+use spectrum_backend::testing::{MainInstance, Result, spectrum_argv};
 use spectrum_backend::{Args, Backend, Runtime};
 
 const CONFIG: &str = "[service]\njid = runtime.localhost\n";
@@ -216,28 +218,6 @@ impl Configured {
 
 // ---------------------------------------------------------------------------
 // Helpers.
-
-/// Every frame the backend sent, in order.
-fn from_backend(main: &MainInstance) -> Vec<Payload> {
-    main.transcript()
-        .iter()
-        .filter_map(|f| match f {
-            Frame::FromBackend(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The BUDDY_REMOVED frames the logout handler sent for `user`.
-fn logouts(frames: &[Payload], user: &str) -> Vec<String> {
-    frames
-        .iter()
-        .filter_map(|p| match p {
-            Payload::BuddyRemoved(b) if b.user_name == user => Some(b.buddy_name.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 /// The texts of the CONV_MESSAGEs sent for `user`.
 fn messages(frames: &[Payload], user: &str) -> Vec<String> {
