@@ -30,6 +30,9 @@ enum Command {
         /// Fewer messages: a quick look, less precise.
         #[arg(long)]
         quick: bool,
+        /// Echo messages kept in flight (sent but not yet answered).
+        #[arg(long, default_value_t = 256)]
+        window: usize,
     },
     /// Mixed load for a while; prints frames sent, received, lost, and memory.
     Soak {
@@ -77,8 +80,8 @@ fn main() -> std::process::ExitCode {
     };
     let result: Result<(), BoxError> = rt.block_on(async {
         match cli.command {
-            None => scenarios::all(false).await,
-            Some(Command::All { quick }) => scenarios::all(quick).await,
+            None => scenarios::all(false, 256).await,
+            Some(Command::All { quick, window }) => scenarios::all(quick, window.max(1)).await,
             Some(Command::Soak { seconds, users }) => {
                 scenarios::soak(seconds.min(3600), users.min(10_000)).await
             }

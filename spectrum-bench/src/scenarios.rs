@@ -12,13 +12,11 @@ use crate::driver::{
     self, Backend, BoxError, EchoRun, encode, memory_kib, message, next, percentile,
 };
 
-/// Messages kept in flight by the echo benchmark.
-const WINDOW: usize = 256;
-
-pub(crate) async fn all(quick: bool) -> Result<(), BoxError> {
+/// Runs every measurement; `window` echo messages are kept in flight.
+pub(crate) async fn all(quick: bool, window: usize) -> Result<(), BoxError> {
     let messages = if quick { 20_000 } else { 200_000 };
     println!(
-        "spectrum-backend benchmarks ({} CPUs, {messages} messages per echo run, window {WINDOW})\n",
+        "spectrum-backend benchmarks ({} CPUs, {messages} messages per echo run, {window} in flight)\n",
         cpus()
     );
 
@@ -33,8 +31,8 @@ pub(crate) async fn all(quick: bool) -> Result<(), BoxError> {
         let mut fw: Option<EchoRun> = None;
         let mut hw: Option<EchoRun> = None;
         for _ in 0..2 {
-            let f = driver::echo("framework", users, messages, WINDOW).await?;
-            let h = driver::echo("handwritten", users, messages, WINDOW).await?;
+            let f = driver::echo("framework", users, messages, window).await?;
+            let h = driver::echo("handwritten", users, messages, window).await?;
             if fw.as_ref().is_none_or(|b| f.per_second > b.per_second) {
                 fw = Some(f);
             }
