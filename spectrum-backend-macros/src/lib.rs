@@ -2,9 +2,9 @@
 //! [`spectrum-backend`](https://docs.rs/spectrum-backend).
 //!
 //! Depend on `spectrum-backend` and use its re-exports; this crate is an
-//! implementation detail. The macro is a small compiler: [`parse`] turns the
-//! impl block into a model, [`validate`] checks every handler's shape and
-//! reports all mistakes at once, [`expand`] writes the `Backend` impl. On any
+//! implementation detail. The macro is a small compiler: `parse` turns the
+//! impl block into a model, `validate` checks every handler's shape and
+//! reports all mistakes at once, `expand` writes the `Backend` impl. On any
 //! error the impl block is still emitted, so IDEs keep working.
 
 mod args;
