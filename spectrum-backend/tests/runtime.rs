@@ -1053,3 +1053,45 @@ async fn pong_does_not_wait_for_a_handler_that_blocks_its_thread()
     assert!(backend.join().expect("backend thread").is_ok());
     Ok(())
 }
+
+/// A login handler may send CONNECTED itself, before events it forwards;
+/// the runtime then does not send a second one.
+#[tokio::test]
+async fn connected_sent_early_by_the_login_handler_is_sent_once() -> Result<()> {
+    use spectrum_backend::prelude::*;
+
+    struct Early;
+    #[backend]
+    impl Early {
+        #[on(Login)]
+        async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+            ctx.connected().await?;
+            ctx.message("network", "a message that arrived right after the welcome")
+                .send()
+                .await?;
+            Ok(Early)
+        }
+    }
+
+    let mut main = MainInstance::start::<Early>("[service]\n").await?;
+    main.handshake().await?;
+    main.login("a@localhost", "a", "a").await?;
+    main.expect_message("a@localhost").await?;
+    main.ping().await?;
+    let frames = from_backend(&main);
+    let connected: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| matches!(p, Payload::Connected(_)).then_some(i))
+        .collect();
+    let message = frames
+        .iter()
+        .position(|p| matches!(p, Payload::ConvMessage(_)));
+    assert_eq!(connected.len(), 1, "{frames:?}");
+    assert!(
+        Some(connected[0]) < message,
+        "CONNECTED before the forwarded message: {frames:?}"
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}

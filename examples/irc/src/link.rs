@@ -79,6 +79,10 @@ impl Link {
             return Err(Error::network(failures.join("; ")));
         };
         tracing::info!(%server, %nick, "welcomed by the IRC server");
+        // CONNECTED before the read task starts: Spectrum 2 drops messages
+        // for a user it does not yet consider connected, and the server may
+        // send some right after its welcome.
+        ctx.connected().await?;
         let sender = client.sender();
         if let Some((target, text)) = settings.identify_message(password) {
             send(&sender, Command::PRIVMSG(target, text));
