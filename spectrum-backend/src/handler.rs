@@ -294,6 +294,26 @@ pub enum Event {
 }
 
 impl Event {
+    /// The XMPP bare JID of the user the event is for. For RAW_XML, the bare
+    /// part of the stanza's `from` attribute.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Event::StatusChanged(m) => Some(&m.user_name),
+            Event::ConvMessage(m) | Event::Attention(m) | Event::RoomSubjectChanged(m) => {
+                Some(&m.user_name)
+            }
+            Event::JoinRoom(m) | Event::LeaveRoom(m) => Some(&m.user_name),
+            Event::BuddyChanged(m)
+            | Event::BuddyRemoved(m)
+            | Event::BuddyTyping(m)
+            | Event::BuddyTyped(m)
+            | Event::BuddyStoppedTyping(m) => Some(&m.user_name),
+            Event::VCard(m) | Event::VCardUpdate(m) => Some(&m.user_name),
+            Event::RawXml(xml) => crate::runtime::raw_xml_user(xml),
+            Event::Buddies(m) => m.buddy.first().map(|b| b.user_name.as_str()),
+        }
+    }
+
     /// The event's name, as written in `#[on(..)]`.
     pub fn name(&self) -> &'static str {
         match self {

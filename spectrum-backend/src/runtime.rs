@@ -392,19 +392,10 @@ impl<B: Backend> Runtime<B> {
                 Payload::ApiVersion(v) => {
                     tracing::info!(version = v.version, "main instance API version")
                 }
-                Payload::RawXml(xml) => match raw_xml_user(&xml) {
-                    Some(user) => {
-                        let user = user.to_owned();
-                        if let Err(event) = sessions.route(&user, Event::RawXml(xml)) {
-                            crate::session::orphan(&backend, &user, event);
-                        }
-                    }
-                    None => tracing::warn!("RAW_XML without a `from` user; ignored"),
-                },
                 other => match into_event(other) {
-                    Ok((user, event)) => {
-                        if let Err(event) = sessions.route(&user, event) {
-                            crate::session::orphan(&backend, &user, event);
+                    Ok(event) => {
+                        if let Err(event) = sessions.route(event) {
+                            crate::session::orphan(&backend, event);
                         }
                     }
                     Err(other) => {
@@ -477,28 +468,29 @@ where
     })
 }
 
-/// Splits a per-user message into its user and session event.
+/// Turns a per-user message into its session event.
 // The event is handed back by value on the hot path; boxing it would cost
 // an allocation per event.
 #[allow(clippy::result_large_err)]
-fn into_event(payload: Payload) -> std::result::Result<(String, Event), Payload> {
+fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
     let event = match payload {
-        Payload::StatusChanged(m) => (m.user_name.clone(), Event::StatusChanged(m)),
-        Payload::ConvMessage(m) => (m.user_name.clone(), Event::ConvMessage(m)),
-        Payload::JoinRoom(m) => (m.user_name.clone(), Event::JoinRoom(m)),
-        Payload::LeaveRoom(m) => (m.user_name.clone(), Event::LeaveRoom(m)),
-        Payload::BuddyChanged(m) => (m.user_name.clone(), Event::BuddyChanged(m)),
-        Payload::BuddyRemoved(m) => (m.user_name.clone(), Event::BuddyRemoved(m)),
-        Payload::BuddyTyping(m) => (m.user_name.clone(), Event::BuddyTyping(m)),
-        Payload::BuddyTyped(m) => (m.user_name.clone(), Event::BuddyTyped(m)),
-        Payload::BuddyStoppedTyping(m) => (m.user_name.clone(), Event::BuddyStoppedTyping(m)),
-        Payload::Attention(m) => (m.user_name.clone(), Event::Attention(m)),
+        Payload::StatusChanged(m) => Event::StatusChanged(m),
+        Payload::ConvMessage(m) => Event::ConvMessage(m),
+        Payload::JoinRoom(m) => Event::JoinRoom(m),
+        Payload::LeaveRoom(m) => Event::LeaveRoom(m),
+        Payload::BuddyChanged(m) => Event::BuddyChanged(m),
+        Payload::BuddyRemoved(m) => Event::BuddyRemoved(m),
+        Payload::BuddyTyping(m) => Event::BuddyTyping(m),
+        Payload::BuddyTyped(m) => Event::BuddyTyped(m),
+        Payload::BuddyStoppedTyping(m) => Event::BuddyStoppedTyping(m),
+        Payload::Attention(m) => Event::Attention(m),
         // The main marks an own-vCard update by the presence of a photo.
-        Payload::Vcard(m) if m.photo.is_some() => (m.user_name.clone(), Event::VCardUpdate(m)),
-        Payload::Vcard(m) => (m.user_name.clone(), Event::VCard(m)),
-        Payload::RoomSubjectChanged(m) => (m.user_name.clone(), Event::RoomSubjectChanged(m)),
+        Payload::Vcard(m) if m.photo.is_some() => Event::VCardUpdate(m),
+        Payload::Vcard(m) => Event::VCard(m),
+        Payload::RoomSubjectChanged(m) => Event::RoomSubjectChanged(m),
+        Payload::RawXml(xml) => Event::RawXml(xml),
         Payload::Buddies(m) => match m.buddy.first() {
-            Some(b) => (b.user_name.clone(), Event::Buddies(m)),
+            Some(_) => Event::Buddies(m),
             None => return Err(Payload::Buddies(m)),
         },
         other => return Err(other),
@@ -507,7 +499,7 @@ fn into_event(payload: Payload) -> std::result::Result<(String, Event), Payload>
 }
 
 /// The bare JID in the `from` attribute of a RAW_XML stanza: the user.
-fn raw_xml_user(xml: &str) -> Option<&str> {
+pub(crate) fn raw_xml_user(xml: &str) -> Option<&str> {
     let start = xml.find('<')?;
     let end = xml[start..].find('>')? + start;
     let tag = &xml[start..end];

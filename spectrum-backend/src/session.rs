@@ -101,7 +101,7 @@ impl<B: Backend> Sessions<B> {
                 rx.close();
                 while let Ok(msg) = rx.try_recv() {
                     if let SessionMsg::Event(event) = msg {
-                        orphan(ctx.backend(), ctx.user(), *event);
+                        orphan(ctx.backend(), *event);
                     }
                 }
                 let _ = ended_tx.send((ctx.user().to_owned(), generation));
@@ -124,8 +124,8 @@ impl<B: Backend> Sessions<B> {
     // The event is handed back by value on the hot path; boxing it would cost
     // an allocation per event.
     #[allow(clippy::result_large_err)]
-    pub(crate) fn route(&mut self, user: &str, event: Event) -> Result<(), Event> {
-        match self.map.get(user) {
+    pub(crate) fn route(&mut self, event: Event) -> Result<(), Event> {
+        match event.user().and_then(|user| self.map.get(user)) {
             // A closed queue means the session task has ended.
             Some(entry) if !entry.queue.is_closed() => {
                 let _ = entry.queue.send(SessionMsg::Event(Box::new(event)));
@@ -297,8 +297,16 @@ async fn run<B: Backend>(
 /// Answers an event for a user with no session, as Spectrum 2 expects: an
 /// empty vCard for a vCard request, an error presence for a room join.
 /// The answer is sent by a task of its own so the caller never waits.
-pub(crate) fn orphan(backend: &BackendCtx, user: &str, event: Event) {
-    tracing::info!(%user, event = event.name(), "event for a user who is not logged in");
+pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
+    match event.user() {
+        Some(user) => {
+            tracing::info!(%user, event = event.name(), "event for a user who is not logged in")
+        }
+        None => tracing::warn!(
+            event = event.name(),
+            "event names no user (RAW_XML without `from`); ignored"
+        ),
+    }
     let reply = match event {
         Event::VCard(req) => Payload::Vcard(proto::VCard {
             user_name: req.user_name,

@@ -14,6 +14,12 @@ mod scenarios;
 
 use clap::{Parser, Subcommand};
 
+// Both backends under test run from this binary, so they share the
+// allocator. glibc's malloc serialises frees of memory allocated on another
+// thread, which a multi-threaded runtime does all the time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use driver::BoxError;
 
 #[derive(Parser)]
@@ -42,6 +48,21 @@ enum Command {
         /// Users logged in (at most 10,000).
         #[arg(long, default_value_t = 100)]
         users: usize,
+    },
+    /// Only the echo measurement, for one backend (e.g. to profile it).
+    Echo {
+        /// `framework` or `handwritten`.
+        #[arg(long, default_value = "framework")]
+        kind: String,
+        /// Users logged in.
+        #[arg(long, default_value_t = 1)]
+        users: usize,
+        /// Messages in total.
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+        /// Messages in flight.
+        #[arg(long, default_value_t = 256)]
+        window: usize,
     },
     /// Only the PONG-under-load measurement.
     Pong {
@@ -85,6 +106,12 @@ fn main() -> std::process::ExitCode {
             Some(Command::Soak { seconds, users }) => {
                 scenarios::soak(seconds.min(3600), users.min(10_000)).await
             }
+            Some(Command::Echo {
+                kind,
+                users,
+                messages,
+                window,
+            }) => scenarios::echo(&kind, users.max(1), messages.max(1), window.max(1)).await,
             Some(Command::Pong { mode, pings }) => scenarios::pong(&mode, pings).await,
             Some(Command::Backend { .. }) => Ok(()),
         }

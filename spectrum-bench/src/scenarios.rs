@@ -81,6 +81,22 @@ pub(crate) async fn all(quick: bool, window: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
+pub(crate) async fn echo(
+    kind: &str,
+    users: usize,
+    messages: usize,
+    window: usize,
+) -> Result<(), BoxError> {
+    let run = driver::echo(kind, users, messages, window).await?;
+    println!(
+        "{kind}: {users} users, {messages} messages, {window} in flight: {:.0} msg/s, p50 {}, p99 {}",
+        run.per_second,
+        ms(run.p50),
+        ms(run.p99)
+    );
+    Ok(())
+}
+
 pub(crate) async fn pong(mode: &str, pings: usize) -> Result<(), BoxError> {
     let (p50, p99, max) = pong_under_load(mode, 100, 50, pings).await?;
     println!(
