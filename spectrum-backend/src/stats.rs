@@ -9,18 +9,20 @@ pub(crate) fn memory_kib() -> (i32, i32) {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return (0, 0);
     };
-    let field = |name: &str| -> i64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    let field = |name: &str| status_kib(&status, name).unwrap_or(0);
+    let clamp = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
     (
-        clamp(field("VmRSS:")),
-        clamp(field("RssFile:") + field("RssShmem:")),
+        clamp(field("VmRSS")),
+        clamp(field("RssFile") + field("RssShmem")),
     )
+}
+
+/// A `Name:   1234 kB` line of a `/proc/<pid>/status` text, in KiB.
+pub(crate) fn status_kib(status: &str, name: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(':')?;
+        value.trim().trim_end_matches("kB").trim().parse().ok()
+    })
 }
 
 /// The STATS message: current memory, memory at start, and our PID, which

@@ -163,6 +163,31 @@ impl std::fmt::Debug for MainInstance {
     }
 }
 
+/// Memory of a process, from Linux's `/proc/<pid>/status`, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessMemory {
+    /// Resident now (`VmRSS`).
+    pub rss_kib: u64,
+    /// The highest resident size so far (`VmHWM`).
+    pub hwm_kib: u64,
+}
+
+impl ProcessMemory {
+    /// Reads process `pid`'s figures; `None` where `/proc` has none.
+    pub fn read(pid: u32) -> Option<ProcessMemory> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        Self::parse(&status)
+    }
+
+    /// Parses the text of a `/proc/<pid>/status` file.
+    pub fn parse(status: &str) -> Option<ProcessMemory> {
+        Some(ProcessMemory {
+            rss_kib: crate::stats::status_kib(status, "VmRSS")?,
+            hwm_kib: crate::stats::status_kib(status, "VmHWM")?,
+        })
+    }
+}
+
 /// The argument list Spectrum 2 gives a backend it spawns, for a main
 /// instance started as `spectrum2 -n <config>`.
 pub fn spectrum_argv(port: u16, backend_id: u32, config: &Path) -> Vec<String> {

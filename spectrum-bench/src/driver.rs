@@ -1,6 +1,5 @@
 //! The main instance's side: spawn a backend process, then drive it.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -253,14 +252,5 @@ pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
 
 /// Resident and peak resident memory of a process, in KiB.
 pub(crate) fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))
-        .unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    spectrum_backend::testing::ProcessMemory::read(pid).map_or((0, 0), |m| (m.rss_kib, m.hwm_kib))
 }

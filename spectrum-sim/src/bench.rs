@@ -16,6 +16,7 @@
 //! neither keeps nor copies them); the run is bounded by `--messages`, by
 //! the per-reply `--timeout` and by `--max-time`.
 
+use spectrum_backend::testing::ProcessMemory as Memory;
 use std::collections::{HashMap, VecDeque};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -343,38 +344,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn kib(k: u64) -> String {
     format!("{k} KiB ({:.1} MiB)", k as f64 / 1024.0)
-}
-
-/// A process's memory figures from `/proc/<pid>/status`, in KiB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Memory {
-    rss_kib: u64,
-    hwm_kib: u64,
-}
-
-impl Memory {
-    fn read(pid: u32) -> Option<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        Memory::parse(&status)
-    }
-
-    fn parse(status: &str) -> Option<Memory> {
-        let field = |name: &str| {
-            status.lines().find_map(|line| {
-                let value = line.strip_prefix(name)?.strip_prefix(':')?;
-                value
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-        };
-        Some(Memory {
-            rss_kib: field("VmRSS")?,
-            hwm_kib: field("VmHWM")?,
-        })
-    }
 }
 
 /// Samples a process's VmRSS every 10 ms on a thread of its own, keeping
