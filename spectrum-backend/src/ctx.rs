@@ -251,14 +251,12 @@ impl Ctx {
     }
 
     pub(crate) async fn send_vcard(&self, id: i32, buddy: &str, reply: VCardReply) -> Result<()> {
-        self.send(Payload::Vcard(proto::VCard {
-            user_name: self.user().to_owned(),
-            buddy_name: buddy.to_owned(),
+        self.send(vcard_payload(
+            self.user().to_owned(),
+            buddy.to_owned(),
             id,
-            fullname: Some(reply.fullname),
-            nickname: Some(reply.nickname),
-            photo: Some(reply.photo),
-        }))
+            reply,
+        ))
         .await
     }
 
@@ -368,7 +366,19 @@ fn new_message(user: &str, buddy: String, text: String) -> proto::ConversationMe
     }
 }
 
-fn new_participant(user: &str, room: String, nickname: String) -> proto::Participant {
+/// The VCARD answering request `id`.
+pub(crate) fn vcard_payload(user: String, buddy: String, id: i32, reply: VCardReply) -> Payload {
+    Payload::Vcard(proto::VCard {
+        user_name: user,
+        buddy_name: buddy,
+        id,
+        fullname: Some(reply.fullname),
+        nickname: Some(reply.nickname),
+        photo: Some(reply.photo),
+    })
+}
+
+pub(crate) fn new_participant(user: &str, room: String, nickname: String) -> proto::Participant {
     proto::Participant {
         user_name: user.to_owned(),
         room,

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
+use crate::ctx::{new_participant, vcard_payload};
 use crate::handler::Backend;
+use crate::handler::VCardReply;
 use crate::runtime::BackendCtx;
 use crate::{Ctx, Error, Event};
 
@@ -308,25 +310,16 @@ pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
         ),
     }
     let reply = match event {
-        Event::VCard(req) => Payload::Vcard(proto::VCard {
-            user_name: req.user_name,
-            buddy_name: req.buddy_name,
-            id: req.id,
-            fullname: Some(String::new()),
-            nickname: Some(String::new()),
-            photo: Some(bytes::Bytes::new()),
-        }),
-        Event::JoinRoom(room) => Payload::ParticipantChanged(proto::Participant {
-            user_name: room.user_name,
-            room: room.room,
-            nickname: room.nickname,
-            flag: proto::ParticipantFlag::RoomNotFound.bit(),
-            status: proto::StatusType::StatusNone as i32,
-            status_message: Some("you are not logged in to the legacy network".to_owned()),
-            newname: Some(String::new()),
-            icon_hash: None,
-            alias: Some(String::new()),
-        }),
+        Event::VCard(req) => {
+            vcard_payload(req.user_name, req.buddy_name, req.id, VCardReply::default())
+        }
+        Event::JoinRoom(room) => {
+            let mut own = new_participant(&room.user_name, room.room, room.nickname);
+            own.flag = proto::ParticipantFlag::RoomNotFound.bit();
+            own.status = proto::StatusType::StatusNone as i32;
+            own.status_message = Some("you are not logged in to the legacy network".to_owned());
+            Payload::ParticipantChanged(own)
+        }
         _ => return,
     };
     let backend = backend.clone();

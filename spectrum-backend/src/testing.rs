@@ -327,10 +327,14 @@ impl MainInstance {
                 return fail(format!("accepting the backend's connection failed: {e}"));
             }
             Ok(Err(_)) => {
-                let mut me = MainInstance::new_detached(peer);
-                return Err(me.failure("the backend did not connect within 30 s"));
+                return Err(report(
+                    "the backend did not connect within 30 s".into(),
+                    &[],
+                    &peer,
+                    usize::MAX,
+                ));
             }
-            Err(why) => return Err(MainInstance::new_detached(peer).failure(&why)),
+            Err(why) => return Err(report(why, &[], &peer, usize::MAX)),
         };
         let _ = stream.set_nodelay(true);
         Ok(MainInstance {
@@ -342,10 +346,6 @@ impl MainInstance {
             next_vcard_id: 0,
             recording: true,
         })
-    }
-
-    fn new_detached(peer: Peer) -> DetachedFailure {
-        DetachedFailure { peer }
     }
 
     /// How long each expectation waits (default 10 s).
@@ -360,26 +360,7 @@ impl MainInstance {
 
     /// A failure carrying the transcript (and a spawned backend's stderr).
     pub fn failure(&self, what: impl Into<String>) -> Failure {
-        let mut transcript = String::new();
-        for frame in &self.transcript {
-            let _ = writeln!(transcript, "  {frame}");
-        }
-        if transcript.is_empty() {
-            transcript.push_str("  (none)\n");
-        }
-        if let Peer::Process { stderr, .. } = &self.peer
-            && let Ok(s) = stderr.lock()
-        {
-            let tail: Vec<&str> = s.lines().rev().take(30).collect();
-            let _ = writeln!(transcript, "\nbackend stderr (last lines):");
-            for line in tail.into_iter().rev() {
-                let _ = writeln!(transcript, "  {line}");
-            }
-        }
-        Failure {
-            what: what.into(),
-            transcript,
-        }
+        report(what.into(), &self.transcript, &self.peer, 30)
     }
 
     /// Sends a frame to the backend.
@@ -817,23 +798,26 @@ pub struct Handshake {
     pub stats: proto::Stats,
 }
 
-struct DetachedFailure {
-    peer: Peer,
-}
-
-impl DetachedFailure {
-    fn failure(&mut self, what: &str) -> Failure {
-        let mut transcript = String::from("  (none)\n");
-        if let Peer::Process { stderr, .. } = &self.peer
-            && let Ok(s) = stderr.lock()
-        {
-            let _ = write!(transcript, "\nbackend stderr:\n{s}");
-        }
-        Failure {
-            what: what.to_owned(),
-            transcript,
+/// A failure with the frames seen so far and the last `stderr_lines` lines
+/// a spawned backend wrote to stderr.
+fn report(what: String, frames: &[Frame], peer: &Peer, stderr_lines: usize) -> Failure {
+    let mut transcript = String::new();
+    for frame in frames {
+        let _ = writeln!(transcript, "  {frame}");
+    }
+    if transcript.is_empty() {
+        transcript.push_str("  (none)\n");
+    }
+    if let Peer::Process { stderr, .. } = peer
+        && let Ok(s) = stderr.lock()
+    {
+        let tail: Vec<&str> = s.lines().rev().take(stderr_lines).collect();
+        let _ = writeln!(transcript, "\nbackend stderr (last lines):");
+        for line in tail.into_iter().rev() {
+            let _ = writeln!(transcript, "  {line}");
         }
     }
+    Failure { what, transcript }
 }
 
 async fn bind() -> Result<TcpListener> {
