@@ -1,13 +1,14 @@
-//! A Spectrum 2 backend with every event handled by a stub: copy this crate
-//! to start a backend for your legacy network.
+//! A Spectrum 2 backend with every event handled by a stub: the starting
+//! point of a backend for your legacy network.
 //!
 //! Each handler says what Spectrum 2 expects from it and which `ctx` helper
 //! sends the answer. The stubs already behave correctly for a network that
 //! does nothing: they accept any login, keep rooms and contacts in memory,
-//! and answer every request, so the backend runs as it is:
+//! and answer every request, so the backend runs as it is (with
+//! `spectrum-sim` installed: `cargo install spectrum-sim`):
 //!
 //! ```text
-//! cargo run -p spectrum-sim -- run --cargo template
+//! spectrum-sim run --cargo <this package>
 //! ```
 //!
 //! Replace the bodies with calls to your network's client library. Keep
@@ -60,7 +61,7 @@ impl Session {
             return Err(Error::invalid_username("no legacy account name was given"));
         }
         if let Some(greeting) = settings.greeting {
-            ctx.message("template", greeting).send().await?;
+            ctx.message(env!("CARGO_PKG_NAME"), greeting).send().await?;
         }
         Ok(Session {
             legacy_name: login.legacy_name,
@@ -230,6 +231,11 @@ impl Session {
 //   typed messages by XMPP stanzas; only for backends that speak XMPP.
 // - Buddies: handling it makes Spectrum 2 send its stored roster after
 //   every LOGIN (`features.send_buddies_on_login`).
+
+// Messages are allocated on the connection's thread and freed on a session's
+// (and back): mimalloc handles that far better than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     spectrum_backend::main::<Session>()

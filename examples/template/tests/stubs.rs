@@ -7,6 +7,8 @@ use std::time::Duration;
 
 const CONFIG: &str = "[service]\njid = template.localhost\n[backend]\ngreeting = welcome\n";
 const USER: &str = "alice@localhost";
+/// This package's executable, whatever the package is called.
+const BACKEND: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
 fn buddy(name: &str) -> proto::Buddy {
     proto::Buddy {
@@ -30,7 +32,7 @@ fn conv(buddy: &str, text: &str) -> proto::ConversationMessage {
 
 #[tokio::test]
 async fn every_stub_answers_as_documented() -> Result<()> {
-    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_template"), CONFIG).await?;
+    let mut main = MainInstance::spawn(BACKEND, CONFIG).await?;
     let hello = main.handshake().await?;
     let config = hello.backend_config.unwrap_or_default();
     assert!(
@@ -49,7 +51,7 @@ async fn every_stub_answers_as_documented() -> Result<()> {
     let greeting = main.expect_message(USER).await?;
     assert_eq!(
         (greeting.buddy_name.as_str(), greeting.message.as_str()),
-        ("template", "welcome")
+        (env!("CARGO_PKG_NAME"), "welcome")
     );
 
     // Contacts: added, confirmed, shown in the vCard, removed.
@@ -124,7 +126,7 @@ async fn every_stub_answers_as_documented() -> Result<()> {
 #[tokio::test]
 async fn bad_settings_refuse_the_login_for_good() -> Result<()> {
     let config = "[backend]\ngreeting = a\ngreeting = b\nunknown = 1\n";
-    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_template"), config).await?;
+    let mut main = MainInstance::spawn(BACKEND, config).await?;
     main.handshake().await?;
     // Repeated keys are a list; `greeting` is one string: INVALID_SETTINGS (7).
     let refused = main
