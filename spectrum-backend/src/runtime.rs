@@ -238,7 +238,7 @@ impl<B: Backend> Runtime<B> {
     /// Starts logging, builds a tokio runtime and runs the backend until the
     /// main instance lets it go; the exit code to return from `main`.
     pub fn block_on(self) -> ExitCode {
-        crate::logging::init();
+        crate::logging::init(&self.config, self.args.backend_id.as_deref());
         let tokio = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

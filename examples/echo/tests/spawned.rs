@@ -54,6 +54,47 @@ async fn refuses_an_empty_legacy_name_for_good() -> Result<()> {
     Ok(())
 }
 
+/// An admin's `logging.backend_config` (a log4cxx properties file, as for
+/// Spectrum 2's own backends) sends the log to a file of its own per backend,
+/// at the level it names.
+#[tokio::test]
+async fn logs_where_logging_backend_config_says() -> Result<()> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let properties = dir.path().join("backend-logging.cfg");
+    let log = dir.path().join("logs/${jid}/backend-${id}.log");
+    std::fs::write(
+        &properties,
+        format!(
+            "log4j.rootLogger=debug, R\n\
+             log4j.appender.R=org.apache.log4j.RollingFileAppender\n\
+             log4j.appender.R.File={}\n",
+            log.display()
+        ),
+    )
+    .expect("write the properties file");
+    let config = format!(
+        "[service]\njid = echo.localhost\n[logging]\nbackend_config = {}\n",
+        properties.display()
+    );
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), &config).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "pw").await?;
+    assert_eq!(main.exit().await?, 0);
+
+    let written = dir.path().join("logs/echo.localhost/backend-1.log");
+    let text = std::fs::read_to_string(&written).expect("the backend wrote its log file");
+    assert!(text.contains("connected to the main instance"), "{text}");
+    assert!(
+        text.contains("DEBUG"),
+        "debug lines, as the root logger asks: {text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a file: {text}"
+    );
+    Ok(())
+}
+
 #[test]
 fn wrong_arguments_print_usage_and_fail() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_echo"))
