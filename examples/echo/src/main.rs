@@ -41,13 +41,21 @@ impl Echo {
         Ok(())
     }
 
-    /// Mirrors the user's typing.
+    /// Mirrors the user's typing (XMPP `composing`).
     #[on(BuddyTyping)]
     async fn typing(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
         ctx.typing(&buddy.buddy_name).await
     }
 
-    /// Mirrors the user's pause.
+    /// Mirrors a pause: Spectrum 2 turns an XMPP `paused` into BUDDY_TYPED.
+    /// Without it the client would show the contact typing until the next
+    /// message.
+    #[on(BuddyTyped)]
+    async fn paused(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
+        ctx.typed(&buddy.buddy_name).await
+    }
+
+    /// Mirrors the end of typing (XMPP `active` or `inactive`).
     #[on(BuddyStoppedTyping)]
     async fn stopped(&mut self, ctx: &Ctx, buddy: Buddy) -> Result<()> {
         ctx.stopped_typing(&buddy.buddy_name).await

@@ -1,7 +1,7 @@
 //! The echo backend as Spectrum 2 runs it: a separate process, spawned with
 //! Spectrum 2's argument list and a config file, talking over TCP.
 
-use spectrum_backend::proto::{MessageType, Payload};
+use spectrum_backend::proto::{Buddy, MessageType, Payload};
 use spectrum_backend::testing::{MainInstance, Result};
 
 const CONFIG: &str = "[service]\njid = echo.localhost\nbackend = /usr/bin/echo\n";
@@ -36,6 +36,44 @@ async fn echoes_over_a_real_socket() -> Result<()> {
     assert_eq!(vcard.fullname.as_deref(), Some("Echo of bob"));
     assert_eq!(vcard.nickname.as_deref(), Some("1 messages echoed"));
 
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// An XMPP client sends `composing`, `paused`, then `active`; Spectrum 2
+/// turns them into BUDDY_TYPING, BUDDY_TYPED and BUDDY_STOPPED_TYPING. Each
+/// comes back from the same contact, so the client never shows a contact
+/// typing forever.
+#[tokio::test]
+async fn mirrors_every_typing_state() -> Result<()> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "pw").await?;
+    main.expect_type(MessageType::BuddyChanged).await?;
+    let bob = || Buddy {
+        user_name: "alice@localhost".into(),
+        buddy_name: "bob".into(),
+        ..Default::default()
+    };
+    for (sent, kind) in [
+        (Payload::BuddyTyping(bob()), MessageType::BuddyTyping),
+        (Payload::BuddyTyped(bob()), MessageType::BuddyTyped),
+        (
+            Payload::BuddyStoppedTyping(bob()),
+            MessageType::BuddyStoppedTyping,
+        ),
+    ] {
+        main.send(sent).await?;
+        match main.expect_type(kind).await? {
+            Payload::BuddyTyping(b) | Payload::BuddyTyped(b) | Payload::BuddyStoppedTyping(b) => {
+                assert_eq!(
+                    (b.user_name.as_str(), b.buddy_name.as_str()),
+                    ("alice@localhost", "bob")
+                );
+            }
+            other => panic!("{kind:?} answered by {other:?}"),
+        }
+    }
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
