@@ -77,8 +77,24 @@ pub(crate) enum Command {
         /// To whom the user is typing.
         buddy: String,
     },
+    /// Send BUDDY_TYPED (the user paused typing; XMPP `paused`).
+    Paused {
+        /// The XMPP bare JID.
+        user: String,
+        /// To whom the user was typing.
+        buddy: String,
+    },
+    /// Send BUDDY_STOPPED_TYPING (XMPP `active` or `inactive`).
+    Stopped {
+        /// The XMPP bare JID.
+        user: String,
+        /// To whom the user was typing.
+        buddy: String,
+    },
     /// Send PING.
     Ping,
+    /// Make this JID the current user: later commands leave `<user>` out.
+    User(String),
     /// Print the command list.
     Help,
     /// Send EXIT, wait for the backend to end, and stop.
@@ -239,7 +255,16 @@ pub(crate) const COMMANDS: &[(&str, &str)] = &[
         "vcard <user> <buddy>",
         "VCARD request (a fresh id each time)",
     ),
-    ("typing <user> <buddy>", "BUDDY_TYPING"),
+    ("typing <user> <buddy>", "BUDDY_TYPING (XMPP `composing`)"),
+    ("paused <user> <buddy>", "BUDDY_TYPED (XMPP `paused`)"),
+    (
+        "stopped <user> <buddy>",
+        "BUDDY_STOPPED_TYPING (XMPP `active` or `inactive`)",
+    ),
+    (
+        "user <jid>",
+        "make <jid> the current user: from now on, leave <user> out of commands",
+    ),
     ("ping", "PING (the PONG shows the round trip)"),
     ("help", "this list"),
     (
@@ -279,7 +304,8 @@ pub(crate) fn help() -> String {
         out.push_str(&format!("  {syntax:<width$}  {what}\n"));
     }
     out.push_str(
-        "  `expect` takes the first matching frame from the backend that no earlier `expect`\n  \
+        "  after `user <jid>`, leave <user> out: `send bob hi`, `expect connected`;\n  \
+         `expect` takes the first matching frame from the backend that no earlier `expect`\n  \
          took (it may have come before), waiting up to the timeout for one;\n  \
          blank lines and lines starting with # are ignored",
     );
@@ -298,8 +324,9 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parses one line; `Ok(None)` for a blank line or a comment.
-pub(crate) fn parse(line: &str) -> Result<Option<Command>, ParseError> {
+/// Parses one line; `Ok(None)` for a blank line or a comment. With a
+/// `current` user (set by `user <jid>`), commands take no `<user>` word.
+pub(crate) fn parse(line: &str, current: Option<&str>) -> Result<Option<Command>, ParseError> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -309,33 +336,32 @@ pub(crate) fn parse(line: &str) -> Result<Option<Command>, ParseError> {
     let mut args = Args {
         words,
         usage: usage_of(&keyword),
+        current,
     };
     let command = match keyword.as_str() {
         "login" => Command::Login {
-            user: args.required("<user>")?,
+            user: args.user()?,
             legacy_name: args.required("<legacy-name>")?,
             password: args.optional().unwrap_or_default(),
         },
-        "logout" => Command::Logout {
-            user: args.required("<user>")?,
-        },
+        "logout" => Command::Logout { user: args.user()? },
         "send" => Command::Send {
-            user: args.required("<user>")?,
+            user: args.user()?,
             buddy: args.required("<buddy>")?,
             text: args.rest_required("<text...>")?,
         },
         "join" => Command::Join {
-            user: args.required("<user>")?,
+            user: args.user()?,
             room: args.required("<room>")?,
             nick: args.required("<nick>")?,
             password: args.optional().unwrap_or_default(),
         },
         "leave" => Command::Leave {
-            user: args.required("<user>")?,
+            user: args.user()?,
             room: args.required("<room>")?,
         },
         "status" => {
-            let user = args.required("<user>")?;
+            let user = args.user()?;
             let word = args.required("<online|away|chat|xa|dnd|invisible>")?;
             let status = parse_status(&word).ok_or_else(|| {
                 args.error(format!(
@@ -349,13 +375,22 @@ pub(crate) fn parse(line: &str) -> Result<Option<Command>, ParseError> {
             }
         }
         "vcard" => Command::Vcard {
-            user: args.required("<user>")?,
+            user: args.user()?,
             buddy: args.required("<buddy>")?,
         },
         "typing" => Command::Typing {
-            user: args.required("<user>")?,
+            user: args.user()?,
             buddy: args.required("<buddy>")?,
         },
+        "paused" => Command::Paused {
+            user: args.user()?,
+            buddy: args.required("<buddy>")?,
+        },
+        "stopped" => Command::Stopped {
+            user: args.user()?,
+            buddy: args.required("<buddy>")?,
+        },
+        "user" => Command::User(args.required("<jid>")?),
         "ping" => Command::Ping,
         "help" | "?" => Command::Help,
         "quit" | "exit" => Command::Quit,
@@ -401,11 +436,9 @@ fn parse_expectation(args: &mut Args<'_>) -> Result<Expectation, ParseError> {
         })
         .map(|(syntax, _)| *syntax);
     Ok(match what.as_str() {
-        "connected" => Expectation::Connected {
-            user: args.required("<user>")?,
-        },
+        "connected" => Expectation::Connected { user: args.user()? },
         "disconnected" => {
-            let user = args.required("<user>")?;
+            let user = args.user()?;
             let code = match args.optional() {
                 None => None,
                 Some(word) => Some(word.parse().map_err(|_| {
@@ -415,7 +448,7 @@ fn parse_expectation(args: &mut Args<'_>) -> Result<Expectation, ParseError> {
             Expectation::Disconnected { user, code }
         }
         "message" => Expectation::Message {
-            user: args.required("<user>")?,
+            user: args.user()?,
             buddy: args.required("<buddy>")?,
             text: Some(args.rest()).filter(|t| !t.is_empty()),
         },
@@ -435,7 +468,7 @@ fn parse_expectation(args: &mut Args<'_>) -> Result<Expectation, ParseError> {
             Expectation::Vcard { field }
         }
         "participant" => Expectation::Participant {
-            user: args.required("<user>")?,
+            user: args.user()?,
             room: args.required("<room>")?,
             nick: args.required("<nick>")?,
         },
@@ -495,8 +528,8 @@ fn usage_of(keyword: &str) -> Option<&'static str> {
 
 fn unknown_command(word: &str) -> ParseError {
     let keywords = [
-        "login", "logout", "send", "join", "leave", "status", "vcard", "typing", "ping", "help",
-        "quit", "exit", "expect", "timeout", "sleep",
+        "login", "logout", "send", "join", "leave", "status", "vcard", "typing", "paused",
+        "stopped", "user", "ping", "help", "quit", "exit", "expect", "timeout", "sleep",
     ];
     let suggestion = keywords
         .iter()
@@ -568,9 +601,20 @@ impl<'a> Words<'a> {
 struct Args<'a> {
     words: Words<'a>,
     usage: Option<&'static str>,
+    /// The current user, standing for every `<user>` argument.
+    current: Option<&'a str>,
 }
 
 impl Args<'_> {
+    /// The `<user>` argument: the current user if there is one, else the
+    /// next word.
+    fn user(&mut self) -> Result<String, ParseError> {
+        match self.current {
+            Some(user) => Ok(user.to_owned()),
+            None => self.required("<user>"),
+        }
+    }
+
     fn error(&self, what: String) -> ParseError {
         match self.usage {
             Some(usage) => ParseError(format!("{what} (usage: {usage})")),
@@ -614,14 +658,14 @@ mod tests {
     use super::*;
 
     fn ok(line: &str) -> Command {
-        match parse(line) {
+        match parse(line, None) {
             Ok(Some(c)) => c,
             other => panic!("{line:?} → {other:?}"),
         }
     }
 
     fn err(line: &str) -> String {
-        match parse(line) {
+        match parse(line, None) {
             Err(e) => e.to_string(),
             other => panic!("{line:?} should not parse: {other:?}"),
         }
@@ -629,8 +673,8 @@ mod tests {
 
     #[test]
     fn blank_lines_and_comments_are_nothing() {
-        assert_eq!(parse("   "), Ok(None));
-        assert_eq!(parse("# login a b"), Ok(None));
+        assert_eq!(parse("   ", None), Ok(None));
+        assert_eq!(parse("# login a b", None), Ok(None));
     }
 
     #[test]
@@ -757,6 +801,35 @@ mod tests {
         assert!(disc(Some(2)).matches(&gone));
         assert!(!disc(Some(0)).matches(&gone));
         assert!(Expectation::Type(MessageType::Disconnected).matches(&gone));
+    }
+
+    #[test]
+    fn the_current_user_stands_for_user() {
+        let parsed = |line| match parse(line, Some("a@x")) {
+            Ok(Some(c)) => c,
+            other => panic!("{line:?} → {other:?}"),
+        };
+        assert_eq!(
+            parsed("send bob hi there"),
+            Command::Send {
+                user: "a@x".into(),
+                buddy: "bob".into(),
+                text: "hi there".into()
+            }
+        );
+        assert_eq!(
+            parsed("expect connected"),
+            Command::Expect(Expectation::Connected { user: "a@x".into() })
+        );
+        assert_eq!(
+            parsed("paused bob"),
+            Command::Paused {
+                user: "a@x".into(),
+                buddy: "bob".into()
+            }
+        );
+        assert_eq!(ok("user b@y"), Command::User("b@y".into()));
+        assert!(err("user").contains("missing <jid>"));
     }
 
     #[test]

@@ -25,8 +25,11 @@ mod bench;
 mod cargo;
 mod commands;
 mod interactive;
+mod output;
+mod render;
 mod script;
 mod session;
+mod spawn;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,23 +163,30 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let quiet = matches!(cli.command, Mode::Bench(_));
-        let (main, handshake) = match prepared.start(quiet).await {
-            Ok(started) => started,
-            Err(e) => {
-                eprintln!("spectrum-sim: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
         match cli.command {
             Mode::Run(run) => {
-                let session = session::Session::new(main, Duration::from_secs_f64(run.timeout));
+                let (main, backend) = match prepared.start_shown().await {
+                    Ok(started) => started,
+                    Err(e) => {
+                        eprintln!("spectrum-sim: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let timeout = Duration::from_secs_f64(run.timeout);
+                let session = session::Session::new(main, timeout, Some(backend));
                 match script {
                     Some(script) => script.run(session).await,
                     None => interactive::run(session).await,
                 }
             }
             Mode::Bench(args) => {
+                let (main, handshake) = match prepared.start_quiet().await {
+                    Ok(started) => started,
+                    Err(e) => {
+                        eprintln!("spectrum-sim: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
                 let options = bench::Options {
                     users: args.users as usize,
                     messages: args.messages as usize,
@@ -217,18 +227,29 @@ impl Prepared {
         })
     }
 
-    /// Spawns the backend as Spectrum 2 would, and does the handshake.
-    async fn start(self, quiet: bool) -> Result<(MainInstance, Handshake), String> {
+    /// Spawns the backend as Spectrum 2 would, its output shown as it
+    /// comes, and does the handshake.
+    async fn start_shown(self) -> Result<(MainInstance, spawn::Backend), String> {
+        let (mut main, backend) =
+            spawn::Backend::start(&self.program, &self.leading, &self.config).await?;
+        let pid = backend
+            .pid()
+            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        output::line(
+            output::Kind::Note,
+            &format!("# backend {}{pid} connected", self.program.display()),
+        );
+        main.handshake().await.map_err(|f| f.to_string())?;
+        Ok((main, backend))
+    }
+
+    /// Spawns the backend for a benchmark (its output kept for failure
+    /// reports only), and does the handshake.
+    async fn start_quiet(self) -> Result<(MainInstance, Handshake), String> {
         let leading: Vec<&str> = self.leading.iter().map(String::as_str).collect();
         let mut main = MainInstance::spawn_with_args(&self.program, &leading, &self.config)
             .await
             .map_err(|f| f.to_string())?;
-        if !quiet {
-            let pid = main
-                .backend_pid()
-                .map_or_else(String::new, |pid| format!(" (pid {pid})"));
-            println!("# backend {}{pid} connected", self.program.display());
-        }
         let handshake = main.handshake().await.map_err(|f| f.to_string())?;
         Ok((main, handshake))
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::commands::{self, Command};
+use crate::output::{self, Kind};
 use crate::session::{Outcome, Session, StepError};
 
 /// One command of a script, with where it came from.
@@ -41,13 +42,20 @@ impl Script {
     fn parse(name: &str, text: &str) -> Result<Script, String> {
         let mut lines = Vec::new();
         let mut errors = Vec::new();
+        // `user <jid>` changes how the lines after it read.
+        let mut current: Option<String> = None;
         for (i, text) in text.lines().enumerate() {
-            match commands::parse(text) {
+            match commands::parse(text, current.as_deref()) {
                 Ok(None) => {}
                 Ok(Some(command)) => lines.push(Line {
                     number: i + 1,
                     text: text.trim().to_owned(),
-                    command,
+                    command: {
+                        if let Command::User(jid) = &command {
+                            current = Some(jid.clone());
+                        }
+                        command
+                    },
                 }),
                 Err(e) => errors.push(format!("{name}:{}: {e}", i + 1)),
             }
@@ -68,7 +76,10 @@ impl Script {
         let mut quit = false;
         let mut expectations = 0;
         for line in &self.lines {
-            println!("# {}:{}: {}", self.name, line.number, line.text);
+            output::line(
+                Kind::Note,
+                &format!("# {}:{}: {}", self.name, line.number, line.text),
+            );
             if matches!(line.command, Command::Expect(_)) {
                 expectations += 1;
             }

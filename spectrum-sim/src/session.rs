@@ -5,9 +5,12 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::testing::{Failure, Frame, MainInstance, describe};
+use spectrum_backend::testing::{Failure, Frame, MainInstance};
 
 use crate::commands::{self, Command, Expectation};
+use crate::output::{self, Kind};
+use crate::render::compact;
+use crate::spawn::Backend;
 
 /// Frames kept for later `expect` lines at most; older ones are forgotten
 /// (a long interactive session would otherwise keep every frame).
@@ -46,15 +49,16 @@ pub(crate) struct Session {
     next_vcard_id: i32,
     timeout: Duration,
     ping_sent: Option<Instant>,
-    /// The interactive prompt is on the current line: erase it before
-    /// printing a frame.
-    prompt_on_screen: bool,
+    /// The backend process, when the simulator started it.
+    backend: Option<Backend>,
+    /// Set by `user <jid>`: commands then leave the user out.
+    current_user: Option<String>,
 }
 
 impl Session {
     /// Wraps a harness that has done the handshake, and prints the frames
     /// exchanged so far.
-    pub(crate) fn new(main: MainInstance, timeout: Duration) -> Self {
+    pub(crate) fn new(main: MainInstance, timeout: Duration, backend: Option<Backend>) -> Self {
         let mut session = Session {
             main,
             shown: 0,
@@ -63,7 +67,8 @@ impl Session {
             next_vcard_id: 0,
             timeout,
             ping_sent: None,
-            prompt_on_screen: false,
+            backend,
+            current_user: None,
         };
         session.show();
         session
@@ -72,12 +77,12 @@ impl Session {
     /// Prints the frames exchanged since the last call.
     fn show(&mut self) {
         let transcript = self.main.transcript();
-        if self.prompt_on_screen && transcript.len() > self.shown {
-            print!("\r\x1b[2K");
-            self.prompt_on_screen = false;
-        }
         for frame in transcript.iter().skip(self.shown) {
-            println!("{}", render(frame));
+            let kind = match frame {
+                Frame::ToBackend(_) => Kind::Sent,
+                Frame::FromBackend(_) | Frame::Bad(_) => Kind::Received,
+            };
+            output::line(kind, &render(frame));
         }
         self.shown = transcript.len();
     }
@@ -88,19 +93,16 @@ impl Session {
         if matches!(payload, Payload::Pong)
             && let Some(sent) = self.ping_sent.take()
         {
-            println!("# round trip {}", millis(sent.elapsed()));
+            output::line(
+                Kind::Note,
+                &format!("# round trip {}", millis(sent.elapsed())),
+            );
         }
     }
 
-    /// Tells whether the interactive prompt is on the current line (and
-    /// should be erased before the next frame is printed).
-    pub(crate) fn set_prompt_on_screen(&mut self, on: bool) {
-        self.prompt_on_screen = on;
-    }
-
-    /// Whether the interactive prompt is on the current line.
-    pub(crate) fn prompt_on_screen(&self) -> bool {
-        self.prompt_on_screen
+    /// The user `user <jid>` made current, if any.
+    pub(crate) fn current_user(&self) -> Option<&str> {
+        self.current_user.as_deref()
     }
 
     /// Notes a frame just received: prints it and keeps it for `expect`.
@@ -221,15 +223,35 @@ impl Session {
                 }))
                 .await?;
             }
+            Command::Paused { user, buddy } => {
+                self.send(Payload::BuddyTyped(proto::Buddy {
+                    user_name: user.clone(),
+                    buddy_name: buddy.clone(),
+                    ..Default::default()
+                }))
+                .await?;
+            }
+            Command::Stopped { user, buddy } => {
+                self.send(Payload::BuddyStoppedTyping(proto::Buddy {
+                    user_name: user.clone(),
+                    buddy_name: buddy.clone(),
+                    ..Default::default()
+                }))
+                .await?;
+            }
+            Command::User(jid) => {
+                self.current_user = Some(jid.clone());
+                output::line(Kind::Note, &format!("# current user: {jid}"));
+            }
             Command::Ping => {
                 self.ping_sent = Some(Instant::now());
                 self.send(Payload::Ping).await?;
             }
-            Command::Help => println!("{}", commands::help()),
+            Command::Help => output::line(Kind::Plain, &commands::help()),
             Command::Quit => return self.quit().await.map(Outcome::Exited),
             Command::Expect(expectation) => {
                 self.expect(expectation).await?;
-                println!("✓ {expectation}");
+                output::line(Kind::Met, &format!("✓ {expectation}"));
             }
             Command::Timeout(timeout) => self.timeout = *timeout,
             Command::Sleep(pause) => {
@@ -244,8 +266,15 @@ impl Session {
     pub(crate) async fn quit(&mut self) -> Result<i32, StepError> {
         let code = self.main.exit_and_wait().await;
         self.show();
-        let code = code.map_err(StepError::Lost)?;
-        println!("# backend exited with code {code}");
+        let mut code = code.map_err(StepError::Lost)?;
+        if let Some(backend) = &mut self.backend {
+            // The harness saw the connection close; the process says how it ended.
+            code = backend
+                .end(self.timeout)
+                .await
+                .map_err(|what| StepError::Lost(self.main.failure(what)))?;
+        }
+        output::line(Kind::Note, &format!("# backend exited with code {code}"));
         Ok(code)
     }
 
@@ -279,7 +308,7 @@ impl Session {
                     if !near.is_empty() {
                         what.push_str("; frames of that type no `expect` took:");
                         for p in near.iter().rev().take(3).rev() {
-                            what.push_str(&format!("\n  ← {}", describe(p)));
+                            what.push_str(&format!("\n  ← {}", compact(p)));
                         }
                     }
                     return Err(StepError::Unmet(self.main.failure(what)));
@@ -296,9 +325,14 @@ impl Session {
     /// would) and prints how the backend ended.
     pub(crate) async fn abandon(mut self) {
         self.main.set_timeout(GIVE_UP_AFTER);
-        match self.main.close().await {
-            Ok(code) => eprintln!("# backend exited with code {code}"),
-            Err(failure) => eprintln!("# {}", failure.what()),
+        let closed = self.main.close().await.map_err(|f| f.what().to_owned());
+        let code = match (closed, self.backend.as_mut()) {
+            (Ok(_), Some(backend)) => backend.end(GIVE_UP_AFTER).await,
+            (closed, _) => closed,
+        };
+        match code {
+            Ok(code) => output::line(Kind::Failed, &format!("# backend exited with code {code}")),
+            Err(what) => output::line(Kind::Failed, &format!("# {what}")),
         }
     }
 }
@@ -306,8 +340,8 @@ impl Session {
 /// `→ LOGIN {…}` for a frame to the backend, `← CONNECTED {…}` for one from it.
 pub(crate) fn render(frame: &Frame) -> String {
     match frame {
-        Frame::ToBackend(p) => format!("→ {}", describe(p)),
-        Frame::FromBackend(p) => format!("← {}", describe(p)),
+        Frame::ToBackend(p) => format!("→ {}", compact(p)),
+        Frame::FromBackend(p) => format!("← {}", compact(p)),
         Frame::Bad(e) => format!("← <undecodable frame: {e}>"),
     }
 }

@@ -120,19 +120,32 @@ fn quoted(path: &std::path::Path) -> String {
 fn login_send_and_quit_at_the_prompt() {
     Tmux::require();
     let sim_path = std::path::PathBuf::from(sim().get_program());
+    // The prompt's history goes here, not into the home directory.
+    let state = tempfile::tempdir().expect("temp dir");
     let command = format!(
-        "{} run {}; echo \"SIM-EXIT=$?\"; sleep 600",
+        "XDG_STATE_HOME={} {} run {}; echo \"SIM-EXIT=$?\"; sleep 600",
+        quoted(state.path()),
         quoted(&sim_path),
         quoted(echo())
     );
     let tmux = Tmux::start(&command);
-    tmux.wait_for(&["← STATS", "sim> "]);
+    // The backend's own log line, from its stderr, shown live.
+    let screen = tmux.wait_for(&["← STATS", "sim> ", "connected to the main instance"]);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("  | ") && l.contains("connected to the main instance")),
+        "{screen}"
+    );
 
     tmux.type_line("login alice@localhost alice pw");
     tmux.wait_for(&["← CONNECTED { user: \"alice@localhost\" }"]);
 
-    // The echo arrives while the prompt waits for the next line.
-    tmux.type_line("send alice@localhost bob hi there");
+    // The echo arrives while the prompt waits for the next line; the
+    // current user saves repeating the JID.
+    tmux.type_line("user alice@localhost");
+    tmux.wait_for(&["# current user: alice@localhost"]);
+    tmux.type_line("send bob hi there");
     tmux.wait_for(&[
         "→ CONV_MESSAGE { user_name: \"alice@localhost\", buddy_name: \"bob\", message: \"hi there\"",
         "← CONV_MESSAGE { user_name: \"alice@localhost\", buddy_name: \"bob\", message: \"hi there\"",
@@ -143,6 +156,16 @@ fn login_send_and_quit_at_the_prompt() {
 
     tmux.type_line("quit");
     let screen = tmux.wait_for(&["→ EXIT", "# backend exited with code 0", "SIM-EXIT=0"]);
+    // On a terminal, in colour.
+    let coloured = tmux.run(&["capture-pane", "-p", "-e", "-J", "-t", "sim", "-S", "-"]);
+    assert!(
+        String::from_utf8_lossy(&coloured.stdout).contains("\u{1b}["),
+        "no colour on a terminal"
+    );
+    // Every line typed is in the history, for the next run.
+    let history = std::fs::read_to_string(state.path().join("spectrum-sim/history"))
+        .expect("the prompt saved its history");
+    assert!(history.contains("send bob hi there"), "{history}");
     // The prompt was redrawn after the asynchronous frames, and the unknown
     // command did not end the session.
     assert!(screen.matches("sim> ").count() >= 4, "{screen}");

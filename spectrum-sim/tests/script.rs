@@ -37,6 +37,8 @@ fn the_readme_demo_passes() {
         "✓ CONNECTED for alice@localhost",
         "← CONV_MESSAGE { user_name: \"alice@localhost\", buddy_name: \"bob\", message: \"Hello, echo!\"",
         "✓ VCARD with fullname \"Echo of bob\"",
+        "✓ BUDDY_TYPED",
+        "# current user: alice@localhost",
         "# round trip ",
         "→ EXIT",
         "# backend exited with code 0",
@@ -44,6 +46,15 @@ fn the_readme_demo_passes() {
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
+    // The backend's own log line, shown as it came, between the frames.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("  | ") && l.contains("connected to the main instance")),
+        "{stdout}"
+    );
+    // Not a terminal: no colour.
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
 }
 
 #[test]
