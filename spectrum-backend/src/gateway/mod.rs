@@ -1,0 +1,13 @@
+//! Gateway chores done once: what every backend that bridges a legacy
+//! network needs besides the wire protocol.
+//!
+//! These building blocks do no I/O towards the main instance and do not
+//! borrow a session: they take what the legacy network said and return the
+//! [`Payload`](crate::proto::Payload)s to send, already addressed to their
+//! user, so that they can be used in a network read loop and sent in a batch.
+//!
+//! * [`rooms`]: joined rooms, occupants, own nickname and subject; answers
+//!   the JOIN_ROOM that Spectrum 2 replays after every CONNECTED.
+
+mod frames;
+pub mod rooms;
