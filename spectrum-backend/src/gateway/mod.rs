@@ -8,6 +8,9 @@
 //!
 //! * [`rooms`]: joined rooms, occupants, own nickname and subject; answers
 //!   the JOIN_ROOM that Spectrum 2 replays after every CONNECTED.
+//! * [`contacts`]: the legacy roster; BUDDY_CHANGED only on a change, avatar
+//!   hashes.
 
+pub mod contacts;
 mod frames;
 pub mod rooms;

@@ -74,7 +74,7 @@ pub struct Occupant {
     pub status_message: String,
     /// Shown in XMPP instead of the nickname when not empty.
     pub alias: String,
-    /// Avatar hash (a SHA-1 hex, as for contacts); empty for none.
+    /// Avatar hash ([`contacts::icon_hash`](crate::gateway::contacts::icon_hash)); empty for none.
     pub icon_hash: String,
 }
 
