@@ -10,7 +10,10 @@
 //!   the JOIN_ROOM that Spectrum 2 replays after every CONNECTED.
 //! * [`contacts`]: the legacy roster; BUDDY_CHANGED only on a change, avatar
 //!   hashes.
+//! * [`link`]: a supervised connection to the legacy network (reconnect with
+//!   backoff, bounded send queue, bounded input lines).
 
 pub mod contacts;
 mod frames;
+pub mod link;
 pub mod rooms;
