@@ -50,6 +50,32 @@ async fn next(link: &mut LineLink) -> LinkEvent<Line> {
         .expect("the link is running")
 }
 
+/// The first two events of a link to a server that accepts.
+async fn connected(link: &mut LineLink) {
+    assert_eq!(
+        next(link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    assert_eq!(next(link).await, state(LinkState::Up));
+}
+
+/// A server on a free local port, running `serve` on its first connection.
+async fn serve<R, Fut>(
+    serve: impl FnOnce(TcpStream) -> Fut + Send + 'static,
+) -> (SocketAddr, tokio::task::JoinHandle<R>)
+where
+    R: Send + 'static,
+    Fut: Future<Output = R> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        serve(s).await
+    });
+    (addr, server)
+}
+
 fn text(s: &str) -> LinkEvent<Line> {
     LinkEvent::Received(Line::Text(s.as_bytes().to_vec().into()))
 }
@@ -72,11 +98,7 @@ async fn a_dropped_connection_is_opened_again_after_a_backoff_delay() {
         (second, reconnected)
     });
     let mut link = tcp_link(settings(5), addr, 512);
-    assert_eq!(
-        next(&mut link).await,
-        state(LinkState::Connecting { attempt: 1 })
-    );
-    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    connected(&mut link).await;
     assert_eq!(next(&mut link).await, text("first"));
     let LinkEvent::State(LinkState::Retrying {
         attempt,
@@ -160,17 +182,15 @@ async fn a_server_that_is_gone_makes_the_link_give_up_with_a_retryable_code() {
 
 #[tokio::test]
 async fn a_refused_login_gives_up_at_once_with_its_code() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let (addr, _server) = serve(|mut s| async move {
         s.write_all(b":server 464 * :Password incorrect\r\n")
             .await
             .unwrap();
         // Hold the socket: the closure's own verdict ends the try.
         let mut sink = Vec::new();
         let _ = s.read_to_end(&mut sink).await;
-    });
+    })
+    .await;
     // The connect closure does the login handshake and says whether to retry.
     let mut link: LineLink = Link::spawn(settings(5), LineCodec::new(512), move || async move {
         let mut stream = BufReader::new(TcpStream::connect(addr).await?);
@@ -201,22 +221,16 @@ async fn a_refused_login_gives_up_at_once_with_its_code() {
 #[tokio::test]
 async fn a_peer_that_never_reads_makes_send_wait_and_loses_nothing() {
     const LINE: usize = 64 * 1024;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let (start_reading, reading) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let (addr, server) = serve(|mut s| async move {
         reading.await.unwrap();
         let mut all = Vec::new();
         s.read_to_end(&mut all).await.unwrap();
         all
-    });
+    })
+    .await;
     let mut link = tcp_link(settings(5), addr, 512);
-    assert_eq!(
-        next(&mut link).await,
-        state(LinkState::Connecting { attempt: 1 })
-    );
-    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    connected(&mut link).await;
     let line = "x".repeat(LINE);
     let mut accepted = 0usize;
     let wait = Duration::from_secs(1);
@@ -248,10 +262,7 @@ async fn a_peer_that_never_reads_makes_send_wait_and_loses_nothing() {
 
 #[tokio::test]
 async fn an_over_long_line_is_refused_and_the_next_one_read() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let (addr, server) = serve(|mut s| async move {
         s.write_all(b"hello\r\n").await.unwrap();
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..64 {
@@ -259,13 +270,10 @@ async fn an_over_long_line_is_refused_and_the_next_one_read() {
         }
         s.write_all(b"\r\nworld\r\n").await.unwrap();
         s
-    });
+    })
+    .await;
     let mut link = tcp_link(settings(5), addr, 4096);
-    assert_eq!(
-        next(&mut link).await,
-        state(LinkState::Connecting { attempt: 1 })
-    );
-    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    connected(&mut link).await;
     assert_eq!(next(&mut link).await, text("hello"));
     assert_eq!(next(&mut link).await, LinkEvent::Received(Line::TooLong));
     assert_eq!(next(&mut link).await, text("world"));
@@ -275,16 +283,13 @@ async fn an_over_long_line_is_refused_and_the_next_one_read() {
 
 #[tokio::test]
 async fn a_lone_cr_ends_a_line() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let (addr, server) = serve(|mut s| async move {
         s.write_all(b"one\rtwo\nthree\r\n").await.unwrap();
         s
-    });
+    })
+    .await;
     let mut link = tcp_link(settings(5), addr, 512);
-    next(&mut link).await;
-    next(&mut link).await;
+    connected(&mut link).await;
     for expected in ["one", "two", "three"] {
         assert_eq!(next(&mut link).await, text(expected));
     }
@@ -293,20 +298,14 @@ async fn a_lone_cr_ends_a_line() {
 
 #[tokio::test]
 async fn close_writes_what_is_queued_first() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let (addr, server) = serve(|mut s| async move {
         let mut all = String::new();
         s.read_to_string(&mut all).await.unwrap();
         all
-    });
+    })
+    .await;
     let mut link = tcp_link(settings(5), addr, 512);
-    assert_eq!(
-        next(&mut link).await,
-        state(LinkState::Connecting { attempt: 1 })
-    );
-    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    connected(&mut link).await;
     let sender = link.sender();
     sender.send("PRIVMSG bob :hi".to_owned()).await.unwrap();
     // A line with a line end inside is refused, not smuggled through.
@@ -315,4 +314,67 @@ async fn close_writes_what_is_queued_first() {
     tokio::time::timeout(GUARD, link.close()).await.unwrap();
     assert_eq!(server.await.unwrap(), "PRIVMSG bob :hi\r\nQUIT :bye\r\n");
     assert!(sender.send("late".to_owned()).await.is_err());
+}
+
+#[tokio::test]
+async fn close_writes_the_queue_even_while_the_server_talks() {
+    let (addr, server) = serve(|s| async move {
+        let (mut read, mut write) = s.into_split();
+        let talk = tokio::spawn(async move {
+            // Chatter until the client hangs up.
+            while write.write_all(b"NOTICE * :chatter\r\n").await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut all = String::new();
+        read.read_to_string(&mut all).await.unwrap();
+        talk.abort();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("NOTICE * :chatter"));
+    link.send("QUIT :bye".to_owned()).await.unwrap();
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    assert_eq!(server.await.unwrap(), "QUIT :bye\r\n");
+}
+
+#[tokio::test]
+async fn a_handshake_that_never_answers_is_retried_after_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        // Accepts and says nothing, twice.
+        let first = listener.accept().await.unwrap();
+        let second = listener.accept().await.unwrap();
+        (first, second)
+    });
+    let settings = LinkSettings {
+        connect_timeout: Duration::from_millis(200),
+        ..settings(1)
+    };
+    let mut link: LineLink = Link::spawn(settings, LineCodec::new(512), move || async move {
+        let mut stream = BufReader::new(TcpStream::connect(addr).await?);
+        let mut banner = String::new();
+        stream.read_line(&mut banner).await?;
+        Ok(stream)
+    });
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected a retry");
+    };
+    assert_eq!(reason, "no connection within 200ms");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::GaveUp { .. })
+    ));
+    drop(server.await.unwrap());
 }

@@ -26,7 +26,7 @@
 
 mod contact;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 
 use spectrum_proto::{self as proto, Payload, StatusType};
 
@@ -128,16 +128,22 @@ impl Contacts {
 
     /// `name` is now `contact`: a BUDDY_CHANGED if it is new or changed.
     pub fn update(&mut self, name: &str, contact: Contact) -> Option<Payload> {
-        let entry = self.entries.entry(key(name)).or_insert_with(|| Entry {
-            name: name.to_owned(),
-            contact: Contact::new().status(StatusType::StatusNone, ""),
-            confirmed: false,
-        });
-        entry.confirmed = true;
-        if entry.contact == contact {
-            return None;
-        }
-        entry.contact = contact;
+        let entry = match self.entries.entry(key(name)) {
+            btree_map::Entry::Occupied(known) => {
+                let entry = known.into_mut();
+                entry.confirmed = true;
+                if entry.contact == contact {
+                    return None;
+                }
+                entry.contact = contact;
+                entry
+            }
+            btree_map::Entry::Vacant(new) => new.insert(Entry {
+                name: name.to_owned(),
+                contact,
+                confirmed: true,
+            }),
+        };
         Some(Payload::BuddyChanged(buddy(
             &self.user,
             &entry.name,

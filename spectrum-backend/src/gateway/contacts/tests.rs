@@ -47,6 +47,14 @@ fn every_field_is_set_so_that_offline_stays_offline() {
 }
 
 #[test]
+fn a_new_contact_is_sent_even_offline_and_bare() {
+    let mut contacts = Contacts::new(USER);
+    let bare = Contact::new().status(StatusType::StatusNone, "");
+    assert!(contacts.update("eve", bare.clone()).is_some());
+    assert!(contacts.update("eve", bare).is_none());
+}
+
+#[test]
 fn only_changes_are_sent() {
     let mut contacts = Contacts::new(USER);
     let bob = Contact::new().alias("Bob");

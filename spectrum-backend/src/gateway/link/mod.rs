@@ -62,6 +62,8 @@ pub struct LinkSettings {
     pub name: String,
     /// Delays between tries, and when to give up.
     pub backoff: Backoff,
+    /// How long one try (the connect closure) may take.
+    pub connect_timeout: Duration,
     /// A connection that lasted this long resets the backoff when it ends.
     pub stable_after: Duration,
     /// How many items [`Link::send`] queues before it waits.
@@ -73,12 +75,13 @@ pub struct LinkSettings {
 }
 
 impl LinkSettings {
-    /// Defaults for a link named `name`: the default [`Backoff`], stable
-    /// after 60 s, 64 items queued each way, 5 s to close.
+    /// Defaults for a link named `name`: the default [`Backoff`], 30 s per
+    /// try, stable after 60 s, 64 items queued each way, 5 s to close.
     pub fn new(name: impl Into<String>) -> LinkSettings {
         LinkSettings {
             name: name.into(),
             backoff: Backoff::default(),
+            connect_timeout: Duration::from_secs(30),
             stable_after: Duration::from_secs(60),
             send_queue: 64,
             receive_queue: 64,
@@ -114,8 +117,9 @@ impl<Out> Clone for LinkSender<Out> {
 impl<Out> LinkSender<Out> {
     /// Queues `item`; waits while the queue is full (the network is slow or
     /// not connected). Items queued while the link is down go out once it
-    /// is up again. Fails, giving the item back, once the link is closed or
-    /// gave up.
+    /// is up again; an item being written when the connection breaks is
+    /// lost with it. Fails, giving the item back, once the link is closed
+    /// or gave up.
     pub async fn send(&self, item: Out) -> Result<(), LinkClosed<Out>> {
         self.tx.send(item).await.map_err(|e| LinkClosed(e.0))
     }
@@ -208,12 +212,19 @@ where
     /// up on the queue after [`LinkSettings::close_timeout`].
     pub async fn close(mut self) {
         self.close.cancel();
-        // Let the task report its last states without waiting for a reader.
-        self.events.close();
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(self.close_timeout, &mut task)
-                .await
-                .is_err()
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        let events = &mut self.events;
+        let finish = async {
+            // Keep taking events, so that the task never waits to report
+            // one; they end when the task does.
+            while events.recv().await.is_some() {}
+            let _ = (&mut task).await;
+        };
+        if tokio::time::timeout(self.close_timeout, finish)
+            .await
+            .is_err()
         {
             tracing::debug!("the link did not close in time; dropping the connection");
             task.abort();

@@ -29,6 +29,8 @@ enum Ended {
     OwnerGone,
     /// The connection broke.
     Lost(String),
+    /// The reading stopped for a close; the writer is finishing.
+    Closing,
 }
 
 impl<In, Out> Ends<In, Out> {
@@ -70,7 +72,11 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
                 ends.publish(LinkState::Closed).await;
                 return;
             }
-            attempt = connect() => attempt,
+            attempt = tokio::time::timeout(settings.connect_timeout, connect()) => {
+                attempt.unwrap_or_else(|_| Err(ConnectError::retry(format!(
+                    "no connection within {:?}", settings.connect_timeout
+                ))))
+            }
         };
         let reason = match attempt {
             Ok(io) => {
@@ -84,7 +90,7 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
                         ends.publish(LinkState::Closed).await;
                         return;
                     }
-                    Ended::OwnerGone => return,
+                    Ended::OwnerGone | Ended::Closing => return,
                     Ended::Lost(reason) => {
                         if since.elapsed() >= settings.stable_after {
                             // A connection that held a while: start over.
@@ -152,7 +158,11 @@ where
     let close = &ends.close;
     let read = async {
         loop {
-            let item = match lines.next().await {
+            let item = match tokio::select! {
+                // Closing: the writer alone decides when the connection ends.
+                () = close.cancelled() => return Ended::Closing,
+                next = lines.next() => next,
+            } {
                 Some(Ok(item)) => item,
                 Some(Err(e)) => return Ended::Lost(e.to_string()),
                 None => return Ended::Lost("the server closed the connection".to_owned()),
@@ -189,9 +199,13 @@ where
         }
         Ended::Closed
     };
+    tokio::pin!(read, write);
     tokio::select! {
-        ended = read => ended,
-        ended = write => ended,
+        ended = &mut read => match ended {
+            Ended::Closing => write.await,
+            ended => ended,
+        },
+        ended = &mut write => ended,
     }
 }
 

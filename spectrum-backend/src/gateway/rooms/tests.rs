@@ -53,6 +53,16 @@ const ME: i32 = 16;
 const MOD: i32 = 1;
 const NONE: i32 = 5;
 
+/// The answer to joining `#rust`: occupants, the user last, the subject.
+fn rust_answer() -> [String; 4] {
+    [
+        "P #rust bob 1 0".into(),
+        "P #rust carol 0 0".into(),
+        format!("P #rust alice {ME} 0"),
+        "S #rust hello bob".into(),
+    ]
+}
+
 /// `#rust` joined as alice with bob (moderator) and carol, topic set by bob.
 fn joined_rust() -> Rooms {
     let mut rooms = Rooms::new(USER);
@@ -74,15 +84,7 @@ fn joined_rust() -> Rooms {
             Occupant::new("bob").moderator(),
         ],
     );
-    assert_eq!(
-        shown(&frames),
-        [
-            "P #rust bob 1 0",
-            "P #rust carol 0 0",
-            &format!("P #rust alice {ME} 0"),
-            "S #rust hello bob",
-        ]
-    );
+    assert_eq!(shown(&frames), rust_answer());
     rooms
 }
 
@@ -111,15 +113,7 @@ fn the_replayed_join_is_answered_from_memory() {
     let JoinAction::Replay(frames) = rooms.join_requested(&request("#rust", "alice")) else {
         panic!("a replayed join must not go to the network");
     };
-    assert_eq!(
-        shown(&frames),
-        [
-            "P #rust bob 1 0",
-            "P #rust carol 0 0",
-            &format!("P #rust alice {ME} 0"),
-            "S #rust hello bob",
-        ]
-    );
+    assert_eq!(shown(&frames), rust_answer());
 }
 
 #[test]
