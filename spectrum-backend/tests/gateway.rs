@@ -13,7 +13,8 @@
 use spectrum_backend::gateway::contacts::{Contact, Contacts, icon_hash};
 use spectrum_backend::gateway::rooms::{JoinAction, Occupant, Rooms};
 use spectrum_backend::prelude::*;
-use spectrum_backend::proto::{self, MessageType, Payload};
+use spectrum_backend::proto::MessageType::{self, BuddyChanged, Connected};
+use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
 
 const CONFIG: &str = "[service]\njid = gateway.localhost\n";
@@ -124,14 +125,7 @@ impl Gateway {
 async fn logged_in() -> HarnessResult<MainInstance> {
     let mut main = MainInstance::start::<Gateway>(CONFIG).await?;
     main.handshake().await?;
-    main.send(Payload::Login(proto::Login {
-        user: USER.into(),
-        legacy_name: "alice".into(),
-        password: String::new(),
-        extra_fields: Vec::new(),
-        settings: Some(proto::login::UserSettings::default()),
-    }))
-    .await?;
+    main.login(USER, "alice", "").await?;
     Ok(main)
 }
 
@@ -160,18 +154,20 @@ const MODERATOR: i32 = ParticipantFlag::Moderator.bit();
 #[tokio::test]
 async fn the_roster_goes_out_once_at_login_then_only_changes() -> HarnessResult<()> {
     let mut main = logged_in().await?;
+    // The roster, in one batch, before CONNECTED.
+    let kinds: Vec<MessageType> = main
+        .received()
+        .filter_map(Payload::message_type)
+        .filter(|k| matches!(k, BuddyChanged | Connected))
+        .collect();
+    assert_eq!(kinds, [BuddyChanged, BuddyChanged, Connected]);
     let mut roster = Vec::new();
-    loop {
-        match main.recv().await? {
+    for _ in 0..2 {
+        match main.expect_type(BuddyChanged).await? {
             Payload::BuddyChanged(b) => roster.push(b),
-            Payload::Connected(c) => {
-                assert_eq!(c.user, USER);
-                break;
-            }
-            other => panic!("unexpected {other:?}"),
+            _ => unreachable!(),
         }
     }
-    assert_eq!(roster.len(), 2, "the roster comes before CONNECTED");
     assert_eq!(roster[0].buddy_name, "bob");
     assert_eq!(roster[0].icon_hash, Some(icon_hash(b"bob.png")));
     assert_eq!(roster[0].icon_hash.as_ref().unwrap().len(), 40);
@@ -179,11 +175,11 @@ async fn the_roster_goes_out_once_at_login_then_only_changes() -> HarnessResult<
     // The same presence again: nothing to send.
     assert_eq!(ask(&mut main, "carol is away").await?, "sent 0");
     main.expect_none("BUDDY_CHANGED", std::time::Duration::ZERO, |p| {
-        p.message_type() == Some(MessageType::BuddyChanged)
+        p.message_type() == Some(BuddyChanged)
     })
     .await?;
     assert_eq!(ask(&mut main, "carol is back").await?, "sent 1");
-    let Payload::BuddyChanged(carol) = main.expect_type(MessageType::BuddyChanged).await? else {
+    let Payload::BuddyChanged(carol) = main.expect_type(BuddyChanged).await? else {
         unreachable!()
     };
     assert_eq!(carol.status, Some(StatusType::StatusOnline as i32));
@@ -193,7 +189,6 @@ async fn the_roster_goes_out_once_at_login_then_only_changes() -> HarnessResult<
 #[tokio::test]
 async fn joins_are_answered_and_the_replay_after_connected_from_memory() -> HarnessResult<()> {
     let mut main = logged_in().await?;
-    main.expect_type(MessageType::Connected).await?;
     let first = main.join_room(USER, "#rust", "alice", "").await?;
     assert_eq!(
         names(&first),
@@ -234,7 +229,6 @@ async fn joins_are_answered_and_the_replay_after_connected_from_memory() -> Harn
 #[tokio::test]
 async fn a_nickname_forced_by_the_network_is_announced_before_the_user() -> HarnessResult<()> {
     let mut main = logged_in().await?;
-    main.expect_type(MessageType::Connected).await?;
     let occupants = main.join_room(USER, "#busy", "taken", "").await?;
     assert_eq!(
         names(&occupants),

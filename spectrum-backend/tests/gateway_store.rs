@@ -7,7 +7,6 @@
 
 use spectrum_backend::gateway::store::{Store, StoreError, UserStore};
 use spectrum_backend::prelude::*;
-use spectrum_backend::proto::{self, MessageType, Payload};
 use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
 
 struct Counted {
@@ -44,15 +43,7 @@ impl Counted {
 async fn run_once(config: &str, user: &str) -> HarnessResult<String> {
     let mut main = MainInstance::start::<Counted>(config).await?;
     main.handshake().await?;
-    main.send(Payload::Login(proto::Login {
-        user: user.into(),
-        legacy_name: "legacy".into(),
-        password: String::new(),
-        extra_fields: Vec::new(),
-        settings: Some(proto::login::UserSettings::default()),
-    }))
-    .await?;
-    main.expect_type(MessageType::Connected).await?;
+    main.login(user, "legacy", "").await?;
     let said = main.expect_message(user).await?.message;
     main.exit().await?;
     Ok(said)
