@@ -60,6 +60,7 @@ mod config;
 mod ctx;
 mod error;
 pub mod event;
+pub mod gateway;
 pub mod handler;
 mod logging;
 mod outbox;

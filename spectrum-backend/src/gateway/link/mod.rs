@@ -1,0 +1,241 @@
+//! A supervised connection to a legacy network.
+//!
+//! [`Link::spawn`] runs a task that opens the connection with a connect
+//! closure (plain TCP, TLS, a login handshake: whatever returns an
+//! `AsyncRead + AsyncWrite`), frames it with a codec ([`LineCodec`] for line
+//! protocols), and when the connection fails or drops, tries again after a
+//! jittered exponential [`Backoff`] until it gives up. The owner sees every
+//! [`LinkState`] in order with the input ([`Link::next`]) and maps it to
+//! CONNECTED / DISCONNECTED and to a sentence for the user
+//! ([`LinkState::frame`], [`LinkState::describe`]).
+//!
+//! Everything is bounded: the send queue ([`Link::send`] waits while it is
+//! full, so a peer that stops reading slows the sender down instead of
+//! growing memory), the input queue (a slow owner stops the reading), and
+//! input lines ([`LineCodec`] skips an over-long line as it arrives).
+//!
+//! ```no_run
+//! use spectrum_backend::gateway::link::{Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState};
+//! use tokio::net::TcpStream;
+//!
+//! # async fn run() {
+//! let settings = LinkSettings::new("irc.example.net:6667");
+//! let mut link = Link::spawn(settings, LineCodec::new(8192), || async {
+//!     let stream = TcpStream::connect("irc.example.net:6667").await?;
+//!     Ok(stream)
+//! });
+//! while let Some(event) = link.next().await {
+//!     match event {
+//!         LinkEvent::State(LinkState::Up) => {
+//!             link.send("NICK alice".to_owned()).await.ok();
+//!         }
+//!         LinkEvent::State(state) => println!("{}", state.describe("irc.example.net")),
+//!         LinkEvent::Received(Line::Text(line)) => println!("{line:?}"),
+//!         LinkEvent::Received(Line::TooLong) => {}
+//!     }
+//! }
+//! # }
+//! ```
+
+mod backoff;
+mod lines;
+mod state;
+mod supervisor;
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use lines::{Line, LineCodec};
+pub use state::{ConnectError, LinkClosed, LinkState};
+
+/// How a [`Link`] behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// The network's name, for logs.
+    pub name: String,
+    /// Delays between tries, and when to give up.
+    pub backoff: Backoff,
+    /// How long one try (the connect closure) may take.
+    pub connect_timeout: Duration,
+    /// A connection that lasted this long resets the backoff when it ends.
+    pub stable_after: Duration,
+    /// How many items [`Link::send`] queues before it waits.
+    pub send_queue: usize,
+    /// How many events wait for [`Link::next`] before reading stops.
+    pub receive_queue: usize,
+    /// How long [`Link::close`] waits for the queue to be written.
+    pub close_timeout: Duration,
+}
+
+impl LinkSettings {
+    /// Defaults for a link named `name`: the default [`Backoff`], 30 s per
+    /// try, stable after 60 s, 64 items queued each way, 5 s to close.
+    pub fn new(name: impl Into<String>) -> LinkSettings {
+        LinkSettings {
+            name: name.into(),
+            backoff: Backoff::default(),
+            connect_timeout: Duration::from_secs(30),
+            stable_after: Duration::from_secs(60),
+            send_queue: 64,
+            receive_queue: 64,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a link reports, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEvent<In> {
+    /// The link's state changed.
+    State(LinkState),
+    /// An item (a [`Line`] for [`LineCodec`]) arrived.
+    Received(In),
+}
+
+/// A cloneable handle that sends on a [`Link`], e.g. from a handler while
+/// the owner reads.
+#[derive(Debug)]
+pub struct LinkSender<Out> {
+    tx: mpsc::Sender<Out>,
+}
+
+impl<Out> Clone for LinkSender<Out> {
+    fn clone(&self) -> Self {
+        LinkSender {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<Out> LinkSender<Out> {
+    /// Queues `item`; waits while the queue is full (the network is slow or
+    /// not connected). Items queued while the link is down go out once it
+    /// is up again; an item being written when the connection breaks is
+    /// lost with it. Fails, giving the item back, once the link is closed
+    /// or gave up.
+    pub async fn send(&self, item: Out) -> Result<(), LinkClosed<Out>> {
+        self.tx.send(item).await.map_err(|e| LinkClosed(e.0))
+    }
+}
+
+/// A supervised connection; see the [module](self) documentation.
+///
+/// Dropping it stops the connection at once; [`Link::close`] writes what is
+/// queued first.
+#[derive(Debug)]
+pub struct Link<In, Out> {
+    sender: LinkSender<Out>,
+    events: mpsc::Receiver<LinkEvent<In>>,
+    state: watch::Receiver<LinkState>,
+    close: CancellationToken,
+    close_timeout: Duration,
+    task: Option<JoinHandle<()>>,
+}
+
+impl<In, Out> Link<In, Out>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+{
+    /// Starts the link's task (on the current tokio runtime): it calls
+    /// `connect` for every try and frames the connection with `codec`.
+    ///
+    /// `connect` returns a [`ConnectError`] (an `io::Error` converts with
+    /// `?`): [`ConnectError::fatal`] gives up at once, anything else is
+    /// tried again after the backoff delay.
+    pub fn spawn<C, T, F, Fut>(settings: LinkSettings, codec: C, connect: F) -> Link<In, Out>
+    where
+        C: Decoder<Item = In> + Encoder<Out> + Clone + Send + 'static,
+        <C as Decoder>::Error: Display,
+        <C as Encoder<Out>>::Error: Display,
+        T: AsyncRead + AsyncWrite + Send + 'static,
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ConnectError>> + Send + 'static,
+    {
+        let (tx, outgoing) = mpsc::channel(settings.send_queue.max(1));
+        let (events_tx, events) = mpsc::channel(settings.receive_queue.max(1));
+        let (state_tx, state) = watch::channel(LinkState::Connecting { attempt: 1 });
+        let close = CancellationToken::new();
+        let close_timeout = settings.close_timeout;
+        let ends = supervisor::Ends {
+            outgoing,
+            events: events_tx,
+            state: state_tx,
+            close: close.clone(),
+        };
+        let task = tokio::spawn(supervisor::supervise(settings, codec, connect, ends));
+        Link {
+            sender: LinkSender { tx },
+            events,
+            state,
+            close,
+            close_timeout,
+            task: Some(task),
+        }
+    }
+
+    /// Queues `item`; see [`LinkSender::send`].
+    pub async fn send(&self, item: Out) -> Result<(), LinkClosed<Out>> {
+        self.sender.send(item).await
+    }
+
+    /// A handle for sending from elsewhere.
+    pub fn sender(&self) -> LinkSender<Out> {
+        self.sender.clone()
+    }
+
+    /// The next state change or input item; `None` once the link has
+    /// closed or given up and everything before was read.
+    pub async fn next(&mut self) -> Option<LinkEvent<In>> {
+        self.events.recv().await
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that sees the latest state (intermediate ones may be
+    /// skipped; [`Link::next`] has them all).
+    pub fn watch(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+
+    /// Writes what is queued, closes the connection and stops trying; gives
+    /// up on the queue after [`LinkSettings::close_timeout`].
+    pub async fn close(mut self) {
+        self.close.cancel();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        let events = &mut self.events;
+        let finish = async {
+            // Keep taking events, so that the task never waits to report
+            // one; they end when the task does.
+            while events.recv().await.is_some() {}
+            let _ = (&mut task).await;
+        };
+        if tokio::time::timeout(self.close_timeout, finish)
+            .await
+            .is_err()
+        {
+            tracing::debug!("the link did not close in time; dropping the connection");
+            task.abort();
+        }
+    }
+}
+
+impl<In, Out> Drop for Link<In, Out> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The task behind a link: connect, pump both ways, retry with backoff.
+
+use std::fmt::Display;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_util::StreamExt as _;
+use spectrum_proto::ConnectionError;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{mpsc, watch};
+use tokio_util::codec::{Decoder, Encoder, FramedRead};
+use tokio_util::sync::CancellationToken;
+
+use super::{ConnectError, LinkEvent, LinkSettings, LinkState};
+
+/// The channels between the task and its [`Link`](super::Link).
+pub(super) struct Ends<In, Out> {
+    pub(super) outgoing: mpsc::Receiver<Out>,
+    pub(super) events: mpsc::Sender<LinkEvent<In>>,
+    pub(super) state: watch::Sender<LinkState>,
+    pub(super) close: CancellationToken,
+}
+
+/// How one connection ended.
+enum Ended {
+    /// The owner closed the link (queued items were written first).
+    Closed,
+    /// The owner is gone: nobody to tell anything.
+    OwnerGone,
+    /// The connection broke.
+    Lost(String),
+    /// The reading stopped for a close; the writer is finishing.
+    Closing,
+}
+
+impl<In, Out> Ends<In, Out> {
+    /// Publishes `state`; false if the owner is gone.
+    async fn publish(&self, state: LinkState) -> bool {
+        self.state.send_replace(state.clone());
+        self.events.send(LinkEvent::State(state)).await.is_ok()
+    }
+}
+
+/// Runs the link until it is closed, gives up, or its owner is gone.
+pub(super) async fn supervise<C, Out, T, F, Fut>(
+    settings: LinkSettings,
+    codec: C,
+    mut connect: F,
+    mut ends: Ends<C::Item, Out>,
+) where
+    C: Decoder + Encoder<Out> + Clone,
+    <C as Decoder>::Error: Display,
+    <C as Encoder<Out>>::Error: Display,
+    T: AsyncRead + AsyncWrite,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ConnectError>>,
+{
+    let name = settings.name.as_str();
+    let mut delays = settings.backoff.delays();
+    let mut failures = 0u32;
+    loop {
+        if !ends
+            .publish(LinkState::Connecting {
+                attempt: failures + 1,
+            })
+            .await
+        {
+            return;
+        }
+        let attempt = tokio::select! {
+            () = ends.close.cancelled() => {
+                ends.publish(LinkState::Closed).await;
+                return;
+            }
+            attempt = tokio::time::timeout(settings.connect_timeout, connect()) => {
+                attempt.unwrap_or_else(|_| Err(ConnectError::retry(format!(
+                    "no connection within {:?}", settings.connect_timeout
+                ))))
+            }
+        };
+        let reason = match attempt {
+            Ok(io) => {
+                tracing::info!(link = name, "connected");
+                if !ends.publish(LinkState::Up).await {
+                    return;
+                }
+                let since = Instant::now();
+                match pump(io, codec.clone(), &mut ends).await {
+                    Ended::Closed => {
+                        ends.publish(LinkState::Closed).await;
+                        return;
+                    }
+                    Ended::OwnerGone | Ended::Closing => return,
+                    Ended::Lost(reason) => {
+                        if since.elapsed() >= settings.stable_after {
+                            // A connection that held a while: start over.
+                            failures = 0;
+                            delays = settings.backoff.delays();
+                        }
+                        reason
+                    }
+                }
+            }
+            Err(e) if e.is_fatal() => {
+                tracing::warn!(link = name, "cannot connect, giving up: {e}");
+                ends.publish(LinkState::GaveUp {
+                    code: e.code(),
+                    reason: e.message().to_owned(),
+                })
+                .await;
+                return;
+            }
+            Err(e) => e.message().to_owned(),
+        };
+        failures += 1;
+        let Some(delay) = delays.next() else {
+            tracing::warn!(link = name, failures, "giving up: {reason}");
+            ends.publish(LinkState::GaveUp {
+                code: ConnectionError::NetworkError,
+                reason,
+            })
+            .await;
+            return;
+        };
+        tracing::info!(link = name, failures, ?delay, "retrying: {reason}");
+        let retrying = LinkState::Retrying {
+            attempt: failures,
+            delay,
+            reason,
+        };
+        if !ends.publish(retrying).await {
+            return;
+        }
+        tokio::select! {
+            () = ends.close.cancelled() => {
+                ends.publish(LinkState::Closed).await;
+                return;
+            }
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Reads and writes one connection, each direction on its own so that a
+/// peer that does not read never stops the reading, and the reverse.
+async fn pump<C, Out, T>(io: T, codec: C, ends: &mut Ends<C::Item, Out>) -> Ended
+where
+    C: Decoder + Encoder<Out> + Clone,
+    <C as Decoder>::Error: Display,
+    <C as Encoder<Out>>::Error: Display,
+    T: AsyncRead + AsyncWrite,
+{
+    let (reader, mut writer) = tokio::io::split(io);
+    let mut lines = FramedRead::new(reader, codec.clone());
+    let mut encoder = codec;
+    let events = &ends.events;
+    let outgoing = &mut ends.outgoing;
+    let close = &ends.close;
+    let read = async {
+        loop {
+            let item = match tokio::select! {
+                // Closing: the writer alone decides when the connection ends.
+                () = close.cancelled() => return Ended::Closing,
+                next = lines.next() => next,
+            } {
+                Some(Ok(item)) => item,
+                Some(Err(e)) => return Ended::Lost(e.to_string()),
+                None => return Ended::Lost("the server closed the connection".to_owned()),
+            };
+            // A full queue stops reading: the network waits for the owner.
+            if events.send(LinkEvent::Received(item)).await.is_err() {
+                return Ended::OwnerGone;
+            }
+        }
+    };
+    let write = async {
+        let mut buf = BytesMut::new();
+        loop {
+            let item = tokio::select! {
+                biased;
+                () = close.cancelled() => break,
+                item = outgoing.recv() => item,
+            };
+            let Some(item) = item else {
+                return Ended::OwnerGone;
+            };
+            if let Err(e) = write_one(&mut encoder, item, &mut buf, &mut writer).await {
+                return e;
+            }
+        }
+        // Closing: what was queued goes out first (a QUIT, say).
+        while let Ok(item) = outgoing.try_recv() {
+            if let Err(e) = write_one(&mut encoder, item, &mut buf, &mut writer).await {
+                return e;
+            }
+        }
+        if let Err(e) = writer.shutdown().await {
+            tracing::debug!("closing the connection: {e}");
+        }
+        Ended::Closed
+    };
+    tokio::pin!(read, write);
+    tokio::select! {
+        ended = &mut read => match ended {
+            Ended::Closing => write.await,
+            ended => ended,
+        },
+        ended = &mut write => ended,
+    }
+}
+
+/// Encodes and writes one item. An item the codec refuses is dropped with
+/// a warning (the connection is fine); a write error ends the connection.
+async fn write_one<C, Out, W>(
+    encoder: &mut C,
+    item: Out,
+    buf: &mut BytesMut,
+    writer: &mut W,
+) -> Result<(), Ended>
+where
+    C: Encoder<Out>,
+    C::Error: Display,
+    W: AsyncWrite + Unpin,
+{
+    buf.clear();
+    if let Err(e) = encoder.encode(item, buf) {
+        tracing::warn!("not sent to the legacy network: {e}");
+        return Ok(());
+    }
+    writer
+        .write_all(buf)
+        .await
+        .map_err(|e| Ended::Lost(e.to_string()))
+}

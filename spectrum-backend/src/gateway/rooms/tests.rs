@@ -1,0 +1,359 @@
+use super::*;
+
+const USER: &str = "alice@example.org";
+
+fn request(room: &str, nickname: &str) -> proto::Room {
+    proto::Room {
+        user_name: USER.into(),
+        nickname: nickname.into(),
+        room: room.into(),
+        password: Some(String::new()),
+    }
+}
+
+/// A frame in a short form that tests can compare: `P room nick flags status
+/// newname`, `N room nick`, `S room text by`.
+fn show(frame: &Payload) -> String {
+    match frame {
+        Payload::ParticipantChanged(p) => {
+            assert_eq!(p.user_name, USER);
+            format!(
+                "P {} {} {} {} {}",
+                p.room,
+                p.nickname,
+                p.flag,
+                p.status,
+                p.newname.as_deref().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned()
+        }
+        Payload::RoomNicknameChanged(r) => {
+            assert_eq!(r.user_name, USER);
+            format!("N {} {}", r.room, r.nickname)
+        }
+        Payload::RoomSubjectChanged(m) => {
+            assert_eq!(m.user_name, USER);
+            format!(
+                "S {} {} {}",
+                m.buddy_name,
+                m.message,
+                m.nickname.as_deref().unwrap_or("")
+            )
+        }
+        other => panic!("unexpected frame {other:?}"),
+    }
+}
+
+fn shown(frames: &[Payload]) -> Vec<String> {
+    frames.iter().map(show).collect()
+}
+
+const ME: i32 = 16;
+const MOD: i32 = 1;
+const NONE: i32 = 5;
+
+/// The answer to joining `#rust`: occupants, the user last, the subject.
+fn rust_answer() -> [String; 4] {
+    [
+        "P #rust bob 1 0".into(),
+        "P #rust carol 0 0".into(),
+        format!("P #rust alice {ME} 0"),
+        "S #rust hello bob".into(),
+    ]
+}
+
+/// `#rust` joined as alice with bob (moderator) and carol, topic set by bob.
+fn joined_rust() -> Rooms {
+    let mut rooms = Rooms::new(USER);
+    assert_eq!(
+        rooms.join_requested(&request("#rust", "alice")),
+        JoinAction::Join(JoinRequest {
+            room: "#rust".into(),
+            nickname: "alice".into(),
+            password: String::new(),
+        })
+    );
+    assert!(rooms.subject_changed("#Rust", "hello", "bob").is_empty());
+    let frames = rooms.joined(
+        "#Rust",
+        "alice",
+        [
+            Occupant::new("carol"),
+            Occupant::new("alice"),
+            Occupant::new("bob").moderator(),
+        ],
+    );
+    assert_eq!(shown(&frames), rust_answer());
+    rooms
+}
+
+#[test]
+fn a_join_is_answered_with_the_occupants_then_the_user_then_the_subject() {
+    let rooms = joined_rust();
+    assert!(rooms.is_joined("#RUST"));
+    assert_eq!(rooms.name("#RUST"), Some("#rust"));
+    assert_eq!(rooms.own_nickname("#rust"), Some("alice"));
+    assert_eq!(rooms.subject("#rust"), Some(("hello", "bob")));
+    let others: Vec<_> = rooms.occupants_of("#rust").map(|o| &o.nickname).collect();
+    assert_eq!(others, ["bob", "carol"]);
+}
+
+#[test]
+fn the_users_own_flags_come_from_the_networks_list() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#ops", "alice"));
+    let frames = rooms.joined("#ops", "alice", [Occupant::new("alice").moderator()]);
+    assert_eq!(shown(&frames), [format!("P #ops alice {} 0", ME | MOD)]);
+}
+
+#[test]
+fn the_replayed_join_is_answered_from_memory() {
+    let mut rooms = joined_rust();
+    let JoinAction::Replay(frames) = rooms.join_requested(&request("#rust", "alice")) else {
+        panic!("a replayed join must not go to the network");
+    };
+    assert_eq!(shown(&frames), rust_answer());
+}
+
+#[test]
+fn a_second_join_while_the_first_is_pending_waits_for_it() {
+    let mut rooms = Rooms::new(USER);
+    assert!(matches!(
+        rooms.join_requested(&request("#a", "alice")),
+        JoinAction::Join(_)
+    ));
+    assert_eq!(
+        rooms.join_requested(&request("#a", "alice")),
+        JoinAction::Pending
+    );
+    assert!(!rooms.is_joined("#a"));
+    // Nothing about a room being joined reaches Spectrum 2 before its answer.
+    assert!(rooms.occupant("#a", Occupant::new("bob")).is_empty());
+    assert!(rooms.occupant_left("#a", "bob", "").is_empty());
+}
+
+#[test]
+fn a_nickname_forced_by_the_network_is_announced_first() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#rust", "alice"));
+    let frames = rooms.joined("#rust", "alice_", [Occupant::new("bob")]);
+    assert_eq!(
+        shown(&frames),
+        [
+            "N #rust alice_",
+            "P #rust bob 0 0",
+            &format!("P #rust alice {ME} 0 alice_"),
+        ]
+    );
+    assert_eq!(rooms.own_nickname("#rust"), Some("alice_"));
+    // The replay asks for "alice" again: the same answer.
+    let JoinAction::Replay(again) = rooms.join_requested(&request("#rust", "alice")) else {
+        panic!("expected a replay");
+    };
+    assert_eq!(again, frames);
+}
+
+#[test]
+fn a_full_list_gives_only_the_differences() {
+    let mut rooms = joined_rust();
+    let frames = rooms.occupants_are(
+        "#rust",
+        [
+            Occupant::new("bob"), // lost moderator
+            Occupant::new("dave"),
+            Occupant::new("alice").moderator(),
+        ],
+    );
+    assert_eq!(
+        shown(&frames),
+        [
+            &format!("P #rust carol 0 {NONE}"),
+            "P #rust bob 0 0",
+            "P #rust dave 0 0",
+            &format!("P #rust alice {} 0", ME | MOD),
+        ]
+    );
+    // The same list again: nothing changed.
+    let same = rooms.occupants_are(
+        "#rust",
+        [
+            Occupant::new("dave"),
+            Occupant::new("bob"),
+            Occupant::new("alice").moderator(),
+        ],
+    );
+    assert!(same.is_empty(), "{:?}", shown(&same));
+}
+
+#[test]
+fn occupants_join_change_and_leave() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.occupant("#rust", Occupant::new("dave"))),
+        ["P #rust dave 0 0"]
+    );
+    assert!(rooms.occupant("#rust", Occupant::new("dave")).is_empty());
+    let away = Occupant::new("dave").status(StatusType::StatusAway, "brb");
+    let frames = rooms.occupant("#rust", away);
+    assert_eq!(shown(&frames), ["P #rust dave 0 1"]);
+    let Payload::ParticipantChanged(p) = &frames[0] else {
+        unreachable!()
+    };
+    assert_eq!(p.status_message.as_deref(), Some("brb"));
+    let frames = rooms.occupant_left("#rust", "dave", "bye");
+    assert_eq!(shown(&frames), [format!("P #rust dave 0 {NONE}")]);
+    let Payload::ParticipantChanged(p) = &frames[0] else {
+        unreachable!()
+    };
+    assert_eq!(p.status_message.as_deref(), Some("bye"));
+    assert!(rooms.occupant_left("#rust", "dave", "").is_empty());
+}
+
+#[test]
+fn flags_change_once() {
+    let mut rooms = joined_rust();
+    let op = Flags::from(ParticipantFlag::Moderator);
+    assert_eq!(
+        shown(&rooms.flags_changed("#rust", "carol", op)),
+        ["P #rust carol 1 0"]
+    );
+    assert!(rooms.flags_changed("#rust", "carol", op).is_empty());
+    assert_eq!(
+        shown(&rooms.flags_changed("#rust", "alice", op)),
+        [format!("P #rust alice {} 0", ME | MOD)]
+    );
+    assert!(rooms.flags_changed("#rust", "nobody", op).is_empty());
+}
+
+#[test]
+fn others_rename() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.renamed("#rust", "bob", "robert")),
+        ["P #rust bob 1 0 robert"]
+    );
+    let others: Vec<_> = rooms.occupants_of("#rust").map(|o| &o.nickname).collect();
+    assert_eq!(others, ["carol", "robert"]);
+    assert!(rooms.renamed("#rust", "bob", "x").is_empty());
+}
+
+#[test]
+fn the_users_own_rename_sends_the_new_nickname_first() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.renamed("#rust", "alice", "alicia")),
+        ["N #rust alicia", &format!("P #rust alice {ME} 0 alicia")]
+    );
+    assert_eq!(rooms.own_nickname("#rust"), Some("alicia"));
+}
+
+#[test]
+fn network_wide_renames_and_quits_touch_every_room() {
+    let mut rooms = joined_rust();
+    rooms.join_requested(&request("#go", "alice"));
+    rooms.joined("#go", "alice", [Occupant::new("bob")]);
+    assert_eq!(
+        shown(&rooms.renamed_everywhere("bob", "rob")),
+        ["P #go bob 0 0 rob", "P #rust bob 1 0 rob"]
+    );
+    assert_eq!(
+        shown(&rooms.occupant_left_everywhere("rob", "quit")),
+        [
+            format!("P #go rob 0 {NONE}"),
+            format!("P #rust rob 1 {NONE}")
+        ]
+    );
+    assert!(rooms.occupant_left_everywhere("alice", "").is_empty());
+}
+
+#[test]
+fn nicknames_fold_when_asked() {
+    let mut rooms = Rooms::new(USER).fold_nicknames(|n| n.to_ascii_lowercase());
+    rooms.join_requested(&request("#a", "Alice"));
+    let frames = rooms.joined("#A", "Alice", [Occupant::new("ALICE").moderator()]);
+    assert_eq!(shown(&frames), [format!("P #a Alice {} 0", ME | MOD)]);
+    assert!(rooms.occupant_of("#a", "alice").is_some());
+    assert_eq!(
+        shown(&rooms.renamed("#a", "ALICE", "Al")),
+        ["N #a Al", &format!("P #a Alice {} 0 Al", ME | MOD)]
+    );
+}
+
+#[test]
+fn the_subject_goes_out_once_per_change() {
+    let mut rooms = joined_rust();
+    assert!(rooms.subject_changed("#rust", "hello", "bob").is_empty());
+    assert_eq!(
+        shown(&rooms.subject_changed("#RUST", "news", "carol")),
+        ["S #rust news carol"]
+    );
+}
+
+#[test]
+fn a_refused_join_reports_the_error_on_the_requested_nickname() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#secret", "alice"));
+    let frames = rooms.join_failed("#secret", ParticipantFlag::NotAuthorized, "bad key");
+    assert_eq!(shown(&frames), [format!("P #secret alice 8 {NONE}")]);
+    let Payload::ParticipantChanged(p) = &frames[0] else {
+        unreachable!()
+    };
+    assert_eq!(p.status_message.as_deref(), Some("bad key"));
+    assert!(rooms.name("#secret").is_none());
+    // Asked again, it goes to the network again.
+    assert!(matches!(
+        rooms.join_requested(&request("#secret", "alice")),
+        JoinAction::Join(_)
+    ));
+}
+
+#[test]
+fn being_kicked_leaves_the_room() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.occupant_left("#rust", "alice", "kicked by bob")),
+        [format!("P #rust alice {ME} {NONE}")]
+    );
+    assert!(!rooms.is_joined("#rust"));
+    assert!(rooms.occupant("#rust", Occupant::new("x")).is_empty());
+}
+
+#[test]
+fn leaving_forgets_the_room() {
+    let mut rooms = joined_rust();
+    assert_eq!(rooms.left("#RUST").as_deref(), Some("#rust"));
+    assert_eq!(rooms.left("#rust"), None);
+    assert!(rooms.subject_changed("#rust", "late", "bob").is_empty());
+    assert!(rooms.joined("#rust", "alice", []).is_empty());
+    assert_eq!(rooms.names().count(), 0);
+}
+
+#[test]
+fn after_a_lost_connection_a_rejoin_reports_what_changed() {
+    let mut rooms = joined_rust();
+    let again = rooms.connection_lost();
+    assert_eq!(
+        again,
+        [JoinRequest {
+            room: "#rust".into(),
+            nickname: "alice".into(),
+            password: String::new(),
+        }]
+    );
+    assert!(!rooms.is_joined("#rust"));
+    // While the network is away, a replayed JOIN_ROOM waits for the rejoin.
+    assert_eq!(
+        rooms.join_requested(&request("#rust", "alice")),
+        JoinAction::Pending
+    );
+    let frames = rooms.joined(
+        "#rust",
+        "alice",
+        [Occupant::new("bob").moderator(), Occupant::new("erin")],
+    );
+    assert_eq!(
+        shown(&frames),
+        [format!("P #rust carol 0 {NONE}"), "P #rust erin 0 0".into()]
+    );
+}

@@ -1,0 +1,380 @@
+//! `gateway::link` against real local TCP servers: a server that drops the
+//! connection (reconnect after a backoff delay), one that is gone (giving
+//! up), one that refuses the login (giving up at once), one that never
+//! reads (send waits, nothing lost), one that sends lines without end or
+//! with lone CRs, and a close that writes the queue first.
+//!
+//! Timeouts only guard against hangs; the one timing assertion is a lower
+//! bound measured by the server (the backoff delay was waited).
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use spectrum_backend::ConnectionError;
+use spectrum_backend::gateway::link::{
+    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+};
+use spectrum_backend::proto::Payload;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const GUARD: Duration = Duration::from_secs(20);
+
+fn settings(attempts: u32) -> LinkSettings {
+    LinkSettings {
+        backoff: Backoff {
+            base: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            attempts: Some(attempts),
+            jitter: true,
+        },
+        send_queue: 4,
+        ..LinkSettings::new("test server")
+    }
+}
+
+type LineLink = Link<Line, String>;
+
+fn tcp_link(settings: LinkSettings, addr: SocketAddr, max_line: usize) -> LineLink {
+    Link::spawn(settings, LineCodec::new(max_line), move || async move {
+        Ok(TcpStream::connect(addr).await?)
+    })
+}
+
+async fn next(link: &mut LineLink) -> LinkEvent<Line> {
+    tokio::time::timeout(GUARD, link.next())
+        .await
+        .expect("an event in time")
+        .expect("the link is running")
+}
+
+/// The first two events of a link to a server that accepts.
+async fn connected(link: &mut LineLink) {
+    assert_eq!(
+        next(link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    assert_eq!(next(link).await, state(LinkState::Up));
+}
+
+/// A server on a free local port, running `serve` on its first connection.
+async fn serve<R, Fut>(
+    serve: impl FnOnce(TcpStream) -> Fut + Send + 'static,
+) -> (SocketAddr, tokio::task::JoinHandle<R>)
+where
+    R: Send + 'static,
+    Fut: Future<Output = R> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        serve(s).await
+    });
+    (addr, server)
+}
+
+fn text(s: &str) -> LinkEvent<Line> {
+    LinkEvent::Received(Line::Text(s.as_bytes().to_vec().into()))
+}
+
+fn state(s: LinkState) -> LinkEvent<Line> {
+    LinkEvent::State(s)
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_opened_again_after_a_backoff_delay() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"first\r\n").await.unwrap();
+        let dropped = Instant::now();
+        drop(first);
+        let (mut second, _) = listener.accept().await.unwrap();
+        let reconnected = Instant::now();
+        second.write_all(b"second\r\n").await.unwrap();
+        (second, reconnected.duration_since(dropped))
+    });
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("first"));
+    let LinkEvent::State(LinkState::Retrying {
+        attempt,
+        delay,
+        reason,
+    }) = next(&mut link).await
+    else {
+        panic!("expected a retry");
+    };
+    assert_eq!(attempt, 1);
+    assert!(
+        delay >= Duration::from_millis(50) && delay < Duration::from_millis(100),
+        "{delay:?}"
+    );
+    assert_eq!(reason, "the server closed the connection");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    assert_eq!(next(&mut link).await, text("second"));
+    // The client noticed the loss after the drop, then waited the delay.
+    let (_second, reconnected_after) = server.await.unwrap();
+    assert!(
+        reconnected_after >= delay,
+        "reconnected {reconnected_after:?} after the drop, delay {delay:?}"
+    );
+    assert_eq!(link.state(), LinkState::Up);
+}
+
+#[tokio::test]
+async fn a_server_that_is_gone_makes_the_link_give_up_with_a_retryable_code() {
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let mut link = tcp_link(settings(2), addr, 512);
+    let mut delays = Vec::new();
+    for attempt in 1..=2 {
+        assert_eq!(
+            next(&mut link).await,
+            state(LinkState::Connecting { attempt })
+        );
+        match next(&mut link).await {
+            LinkEvent::State(LinkState::Retrying {
+                attempt: failed,
+                delay,
+                ..
+            }) => {
+                assert_eq!(failed, attempt);
+                delays.push(delay);
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+    // Exponential: the second delay is drawn from [100, 200) ms.
+    assert!(delays[1] >= Duration::from_millis(100), "{delays:?}");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 3 })
+    );
+    let LinkEvent::State(gave_up) = next(&mut link).await else {
+        panic!("expected the link to give up");
+    };
+    assert!(matches!(
+        gave_up,
+        LinkState::GaveUp {
+            code: ConnectionError::NetworkError,
+            ..
+        }
+    ));
+    let Some(Payload::Disconnected(d)) = gave_up.frame("alice@example.org", "test server") else {
+        panic!("giving up is a DISCONNECTED");
+    };
+    assert_eq!(d.error, 0, "Spectrum 2 logs the user in again");
+    assert!(link.next().await.is_none(), "nothing after giving up");
+    let refused = link.send("lost?".to_owned()).await.unwrap_err();
+    assert_eq!(refused.0, "lost?", "the item comes back");
+}
+
+#[tokio::test]
+async fn a_refused_login_gives_up_at_once_with_its_code() {
+    let (addr, _server) = serve(|mut s| async move {
+        s.write_all(b":server 464 * :Password incorrect\r\n")
+            .await
+            .unwrap();
+        // Hold the socket: the closure's own verdict ends the try.
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink).await;
+    })
+    .await;
+    // The connect closure does the login handshake and says whether to retry.
+    let mut link: LineLink = Link::spawn(settings(5), LineCodec::new(512), move || async move {
+        let mut stream = BufReader::new(TcpStream::connect(addr).await?);
+        let mut line = String::new();
+        stream.read_line(&mut line).await?;
+        if line.contains(" 464 ") {
+            return Err(ConnectError::fatal(
+                ConnectionError::AuthenticationFailed,
+                "wrong password",
+            ));
+        }
+        Ok(stream)
+    });
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::GaveUp {
+            code: ConnectionError::AuthenticationFailed,
+            reason: "wrong password".into(),
+        })
+    );
+    assert!(link.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_peer_that_never_reads_makes_send_wait_and_loses_nothing() {
+    const LINE: usize = 64 * 1024;
+    let (start_reading, reading) = tokio::sync::oneshot::channel::<()>();
+    let (addr, server) = serve(|mut s| async move {
+        reading.await.unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).await.unwrap();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    let line = "x".repeat(LINE);
+    let mut accepted = 0usize;
+    let wait = Duration::from_secs(1);
+    while let Ok(sent) = tokio::time::timeout(wait, link.send(line.clone())).await {
+        sent.unwrap();
+        accepted += 1;
+        assert!(
+            accepted < 1024,
+            "64 MiB accepted by a peer that reads nothing: the queue is not bounded"
+        );
+    }
+    // The queue (4) plus what the sockets' buffers hold, and no more.
+    assert!(accepted >= 4, "only {accepted} lines before waiting");
+    // Once the peer reads, the waiting send goes through.
+    start_reading.send(()).unwrap();
+    tokio::time::timeout(GUARD, link.send("last".to_owned()))
+        .await
+        .expect("send resumes once the peer reads")
+        .unwrap();
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    let all = server.await.unwrap();
+    let lines: Vec<&[u8]> = all
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), accepted + 1, "every accepted line arrived");
+    assert_eq!(lines[accepted], b"last\r");
+}
+
+#[tokio::test]
+async fn an_over_long_line_is_refused_and_the_next_one_read() {
+    let (addr, server) = serve(|mut s| async move {
+        s.write_all(b"hello\r\n").await.unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            s.write_all(&chunk).await.unwrap();
+        }
+        s.write_all(b"\r\nworld\r\n").await.unwrap();
+        s
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 4096);
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("hello"));
+    assert_eq!(next(&mut link).await, LinkEvent::Received(Line::TooLong));
+    assert_eq!(next(&mut link).await, text("world"));
+    assert_eq!(link.state(), LinkState::Up, "the connection stays up");
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn a_lone_cr_ends_a_line() {
+    let (addr, server) = serve(|mut s| async move {
+        s.write_all(b"one\rtwo\nthree\r\n").await.unwrap();
+        s
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    for expected in ["one", "two", "three"] {
+        assert_eq!(next(&mut link).await, text(expected));
+    }
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn close_writes_what_is_queued_first() {
+    let (addr, server) = serve(|mut s| async move {
+        let mut all = String::new();
+        s.read_to_string(&mut all).await.unwrap();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    let sender = link.sender();
+    sender.send("PRIVMSG bob :hi".to_owned()).await.unwrap();
+    // A line with a line end inside is refused, not smuggled through.
+    sender.send("a\r\nQUIT".to_owned()).await.unwrap();
+    sender.send("QUIT :bye".to_owned()).await.unwrap();
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    assert_eq!(server.await.unwrap(), "PRIVMSG bob :hi\r\nQUIT :bye\r\n");
+    assert!(sender.send("late".to_owned()).await.is_err());
+}
+
+#[tokio::test]
+async fn close_writes_the_queue_even_while_the_server_talks() {
+    let (addr, server) = serve(|s| async move {
+        let (mut read, mut write) = s.into_split();
+        let talk = tokio::spawn(async move {
+            // Chatter until the client hangs up.
+            while write.write_all(b"NOTICE * :chatter\r\n").await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut all = String::new();
+        read.read_to_string(&mut all).await.unwrap();
+        talk.abort();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("NOTICE * :chatter"));
+    link.send("QUIT :bye".to_owned()).await.unwrap();
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    assert_eq!(server.await.unwrap(), "QUIT :bye\r\n");
+}
+
+#[tokio::test]
+async fn a_handshake_that_never_answers_is_retried_after_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        // Accepts and says nothing, twice.
+        let first = listener.accept().await.unwrap();
+        let second = listener.accept().await.unwrap();
+        (first, second)
+    });
+    let settings = LinkSettings {
+        connect_timeout: Duration::from_millis(200),
+        ..settings(1)
+    };
+    let mut link: LineLink = Link::spawn(settings, LineCodec::new(512), move || async move {
+        let mut stream = BufReader::new(TcpStream::connect(addr).await?);
+        let mut banner = String::new();
+        stream.read_line(&mut banner).await?;
+        Ok(stream)
+    });
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected a retry");
+    };
+    assert_eq!(reason, "no connection within 200ms");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::GaveUp { .. })
+    ));
+    drop(server.await.unwrap());
+}
