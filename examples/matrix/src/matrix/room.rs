@@ -41,6 +41,8 @@ pub struct RoomState {
     users_default: i64,
     /// Level needed to kick: what this backend calls a moderator.
     kick: i64,
+    /// Creators of a room version 12 or later, who outrank every level.
+    creators: Vec<String>,
 }
 
 /// The power level at which members count as moderators when the room does
@@ -89,6 +91,25 @@ impl RoomState {
                 self.alias = event.content_str("alias").map(str::to_owned);
             }
             "m.room.encryption" => self.encrypted = true,
+            "m.room.create" => {
+                let version = event.content_str("room_version").unwrap_or("1");
+                // From version 12 on, creators hold infinite power and are
+                // not listed in the power levels.
+                if version.parse::<u32>().is_ok_and(|v| v >= 12) {
+                    let more = event
+                        .content
+                        .get("additional_creators")
+                        .and_then(Value::as_array);
+                    self.creators = std::iter::once(event.sender.clone())
+                        .chain(
+                            more.into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned),
+                        )
+                        .collect();
+                }
+            }
             "m.room.member" => {
                 if event.content_str("membership") == Some("join") {
                     let member = Member {
@@ -126,6 +147,9 @@ impl RoomState {
 
     /// A user's power level.
     pub fn power_level(&self, user_id: &str) -> i64 {
+        if self.creators.iter().any(|c| c == user_id) {
+            return i64::MAX;
+        }
         self.levels
             .get(user_id)
             .copied()
@@ -214,6 +238,29 @@ mod tests {
             kind: "m.room.message".into(),
             ..Event::default()
         }));
+    }
+
+    #[test]
+    fn creators_of_version_12_rooms_outrank_every_level() {
+        let create = |version: &str| {
+            state(
+                "m.room.create",
+                "",
+                "@a:x",
+                json!({"room_version": version, "additional_creators": ["@b:x"]}),
+            )
+        };
+        let levels = state(
+            "m.room.power_levels",
+            "",
+            "@a:x",
+            json!({"users": {"@c:x": 100}}),
+        );
+        let new = RoomState::from_events(&[create("12"), levels.clone()]);
+        assert_eq!(new.power_level("@a:x"), i64::MAX);
+        assert!(new.is_moderator("@b:x") && new.is_moderator("@c:x"));
+        let old = RoomState::from_events(&[create("10"), levels]);
+        assert!(!old.is_moderator("@a:x"), "older rooms list every level");
     }
 
     #[test]
