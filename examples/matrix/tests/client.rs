@@ -96,7 +96,7 @@ async fn login_whoami_and_a_revoked_token() -> TestResult {
     assert_eq!(me.device_id.as_deref(), Some(session.device_id.as_str()));
 
     // The token, reused by a second client, then revoked by logging it out.
-    let mut copy = Client::with_session(&synapse.url(), Limits::default(), session)?;
+    let copy = Client::with_session(&synapse.url(), Limits::default(), session)?;
     copy.logout().await?;
     match client.whoami().await {
         Err(Error::UnknownToken { .. }) => {}

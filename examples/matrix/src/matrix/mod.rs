@@ -305,8 +305,9 @@ impl Client {
         Ok(self.session.insert(session))
     }
 
-    /// Ends the session on the server (the token becomes invalid).
-    pub async fn logout(&mut self) -> Result<()> {
+    /// Ends the session on the server: the token becomes invalid and the
+    /// device is removed.
+    pub async fn logout(&self) -> Result<()> {
         let _: Value = self
             .call(
                 self.request(Method::POST, &self.client_path("/logout"))
@@ -314,7 +315,6 @@ impl Client {
                 "logout",
             )
             .await?;
-        self.session = None;
         Ok(())
     }
 
