@@ -10,7 +10,7 @@ use matrix_backend::matrix::types::{
 };
 use matrix_backend::matrix::{Client, Error, Limits};
 use serde_json::json;
-use support::{Report, Synapse, TestResult};
+use support::{Report, Synapse, TestResult, Watcher};
 
 /// Registers `name` (password `pw-name`) and logs a client in.
 async fn user(synapse: &Synapse, name: &str) -> Result<Client, Report> {
@@ -19,38 +19,6 @@ async fn user(synapse: &Synapse, name: &str) -> Result<Client, Report> {
     let mut client = Client::new(&synapse.url(), Limits::default())?;
     client.login(name, &password, "tests").await?;
     Ok(client)
-}
-
-/// A sync position from now on.
-async fn position(client: &Client) -> Result<String, Report> {
-    let answer = client.sync(&SyncRequest::default()).await?;
-    Ok(answer.next_batch)
-}
-
-/// Syncs from `since` until `pick` finds something (10 s at most); the
-/// value and the position after it.
-async fn sync_until<T>(
-    client: &Client,
-    since: &str,
-    what: &str,
-    pick: impl Fn(&SyncResponse) -> Option<T>,
-) -> Result<(T, String), Report> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut since = since.to_owned();
-    while Instant::now() < deadline {
-        let answer = client
-            .sync(&SyncRequest {
-                since: Some(since.clone()),
-                timeout: Duration::from_millis(500),
-                ..SyncRequest::default()
-            })
-            .await?;
-        since = answer.next_batch.clone();
-        if let Some(found) = pick(&answer) {
-            return Ok((found, since));
-        }
-    }
-    Err(format!("{}: no {what} within 10 s", client.user_id()).into())
 }
 
 /// A public room created by `owner` with `alias`, joined by `other`.
@@ -111,13 +79,18 @@ async fn messages_in_every_form_arrive_through_a_long_poll() -> TestResult {
     let alice = user(&synapse, "alice").await?;
     let bob = user(&synapse, "bob").await?;
     let room = shared_room(&alice, &bob, "lobby").await?;
-    let since = position(&bob).await?;
+    let mut alice_sees = Watcher::new(&alice).await?;
+    let since = Watcher::new(&bob).await?.since;
 
     // A long poll that returns as soon as the message is sent.
     let request = SyncRequest {
         since: Some(since.clone()),
         timeout: Duration::from_secs(30),
-        filter: Some(json!({"room": {"timeline": {"limit": 10}}}).to_string()),
+        // Only the room: presence changes would end the poll too.
+        filter: Some(
+            json!({"room": {"timeline": {"limit": 10}, "ephemeral": {"not_types": ["*"]}}, "presence": {"not_types": ["*"]}})
+                .to_string(),
+        ),
         set_presence: None,
     };
     let poll = bob.sync(&request);
@@ -153,29 +126,35 @@ async fn messages_in_every_form_arrive_through_a_long_poll() -> TestResult {
     alice
         .send_message(&room, &message_content(MsgType::Notice, "a bot says", None))
         .await?;
-    let (kinds, _) = sync_until(&bob, &answer.next_batch, "emote and notice", |a| {
-        let events = &a.rooms.join.get(&room)?.timeline.events;
-        let kinds: Vec<String> = events
-            .iter()
-            .filter_map(|e| e.content_str("msgtype").map(str::to_owned))
-            .collect();
-        (kinds.len() >= 2).then_some(kinds)
-    })
-    .await?;
+    let mut bob_sees = Watcher {
+        client: &bob,
+        since: answer.next_batch.clone(),
+    };
+    let kinds = bob_sees
+        .until("emote and notice", |a| {
+            let events = &a.rooms.join.get(&room)?.timeline.events;
+            let kinds: Vec<String> = events
+                .iter()
+                .filter_map(|e| e.content_str("msgtype").map(str::to_owned))
+                .collect();
+            (kinds.len() >= 2).then_some(kinds)
+        })
+        .await?;
     assert_eq!(kinds, ["m.emote", "m.notice"]);
 
     // Our own message carries our transaction ID; others' do not.
-    let (own, _) = sync_until(&alice, &since, "the own echo", |a| {
-        a.rooms
-            .join
-            .get(&room)?
-            .timeline
-            .events
-            .iter()
-            .find(|e| e.event_id == sent)
-            .cloned()
-    })
-    .await?;
+    let own = alice_sees
+        .until("the own echo", |a| {
+            a.rooms
+                .join
+                .get(&room)?
+                .timeline
+                .events
+                .iter()
+                .find(|e| e.event_id == sent)
+                .cloned()
+        })
+        .await?;
     let txn = own
         .unsigned
         .transaction_id
@@ -225,7 +204,7 @@ async fn typing_and_read_receipts_reach_the_other_side() -> TestResult {
     let alice = user(&synapse, "alice").await?;
     let bob = user(&synapse, "bob").await?;
     let room = shared_room(&alice, &bob, "chat").await?;
-    let since = position(&bob).await?;
+    let mut bob_sees = Watcher::new(&bob).await?;
 
     alice.typing(&room, true, Duration::from_secs(30)).await?;
     let ephemeral = |a: &SyncResponse, kind: &str| {
@@ -238,23 +217,27 @@ async fn typing_and_read_receipts_reach_the_other_side() -> TestResult {
             .find(|e| e.kind == kind)
             .map(|e| e.content.clone())
     };
-    let (typing, since) = sync_until(&bob, &since, "typing", |a| {
-        ephemeral(a, "m.typing").filter(|c| c["user_ids"] == json!(["@alice:localhost"]))
-    })
-    .await?;
+    let typing = bob_sees
+        .until("typing", |a| {
+            ephemeral(a, "m.typing").filter(|c| c["user_ids"] == json!(["@alice:localhost"]))
+        })
+        .await?;
     assert_eq!(typing["user_ids"][0], "@alice:localhost");
     alice.typing(&room, false, Duration::ZERO).await?;
-    let (stopped, since) = sync_until(&bob, &since, "typing stopped", |a| {
-        ephemeral(a, "m.typing").filter(|c| c["user_ids"] == json!([]))
-    })
-    .await?;
+    let stopped = bob_sees
+        .until("typing stopped", |a| {
+            ephemeral(a, "m.typing").filter(|c| c["user_ids"] == json!([]))
+        })
+        .await?;
     assert_eq!(stopped["user_ids"], json!([]));
 
     let sent = bob
         .send_message(&room, &message_content(MsgType::Text, "read me", None))
         .await?;
     alice.read_receipt(&room, &sent).await?;
-    let (receipt, _) = sync_until(&bob, &since, "a receipt", |a| ephemeral(a, "m.receipt")).await?;
+    let receipt = bob_sees
+        .until("a receipt", |a| ephemeral(a, "m.receipt"))
+        .await?;
     assert!(
         receipt[&sent]["m.read"].get("@alice:localhost").is_some(),
         "{receipt}"

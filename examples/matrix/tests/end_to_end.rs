@@ -4,14 +4,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use matrix_backend::matrix::types::{Event, MsgType, SyncRequest, message_content};
 use matrix_backend::matrix::{Client, Limits};
-use serde_json::{Value, json};
+use serde_json::json;
 use spectrum_backend::proto::{self, ParticipantFlag, Payload, StatusType};
 use spectrum_backend::testing::MainInstance;
-use support::{Report, Synapse, TestResult};
+use support::{Report, Synapse, TestResult, Watcher};
 
 const USER: &str = "alice@xmpp.test";
 const ALICE: &str = "@alice:localhost";
@@ -45,59 +45,6 @@ async fn user(synapse: &Synapse, name: &str) -> Result<Client, Report> {
     Ok(client)
 }
 
-/// The other side's view: syncs until `pick` finds an event of `room`.
-struct Watcher<'a> {
-    client: &'a Client,
-    since: String,
-}
-
-impl<'a> Watcher<'a> {
-    async fn new(client: &'a Client) -> Result<Watcher<'a>, Report> {
-        let since = client.sync(&SyncRequest::default()).await?.next_batch;
-        Ok(Watcher { client, since })
-    }
-
-    /// The first timeline or ephemeral event in `room` that `pick` takes.
-    async fn expect<T>(
-        &mut self,
-        room: &str,
-        what: &str,
-        pick: impl Fn(&Event) -> Option<T>,
-    ) -> Result<T, Report> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            let answer = self
-                .client
-                .sync(&SyncRequest {
-                    since: Some(self.since.clone()),
-                    timeout: Duration::from_millis(500),
-                    ..SyncRequest::default()
-                })
-                .await?;
-            self.since = answer.next_batch.clone();
-            if let Some(joined) = answer.rooms.join.get(room) {
-                let events = joined
-                    .timeline
-                    .events
-                    .iter()
-                    .chain(&joined.ephemeral.events);
-                if let Some(found) = events.into_iter().find_map(&pick) {
-                    return Ok(found);
-                }
-            }
-        }
-        Err(format!("{}: no {what} in {room} within 15 s", self.client.user_id()).into())
-    }
-
-    /// The next message in `room` from `sender`.
-    async fn message(&mut self, room: &str, sender: &str) -> Result<Value, Report> {
-        self.expect(room, &format!("message from {sender}"), |e| {
-            (e.kind == "m.room.message" && e.sender == sender).then(|| e.content.clone())
-        })
-        .await
-    }
-}
-
 /// A direct chat bob opened with alice, before she logs in.
 async fn bob_opens_a_direct_chat(bob: &Client) -> Result<String, Report> {
     let room = bob
@@ -110,11 +57,16 @@ async fn bob_opens_a_direct_chat(bob: &Client) -> Result<String, Report> {
     Ok(room)
 }
 
-/// The next BUDDY_CHANGED for `buddy`.
+/// The BUDDY_CHANGED announcing `buddy` as a contact (with an alias;
+/// presence updates carry none).
 async fn buddy(main: &mut MainInstance, buddy: &str) -> Result<proto::Buddy, Report> {
     Ok(main
         .expect(&format!("BUDDY_CHANGED for {buddy}"), |p| match p {
-            Payload::BuddyChanged(b) if b.buddy_name == buddy => Some(b.clone()),
+            Payload::BuddyChanged(b)
+                if b.buddy_name == buddy && !b.alias.as_deref().unwrap_or_default().is_empty() =>
+            {
+                Some(b.clone())
+            }
             _ => None,
         })
         .await?)
@@ -218,37 +170,23 @@ async fn a_first_message_to_a_new_contact_opens_a_direct_chat() -> TestResult {
     let mut main = backend(&synapse).await?;
     main.login(USER, ALICE, "pw-alice").await?;
 
-    let mut since = carol.sync(&SyncRequest::default()).await?.next_batch;
+    let since = carol.sync(&SyncRequest::default()).await?.next_batch;
     main.send_message(USER, "@carol:localhost", "hello carol")
         .await?;
     // carol is invited to a direct chat and reads the message once in it.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let room = loop {
-        let answer = carol
-            .sync(&SyncRequest {
-                since: Some(since.clone()),
-                timeout: Duration::from_millis(500),
-                ..SyncRequest::default()
-            })
-            .await?;
-        since = answer.next_batch.clone();
-        if let Some(room) = answer.rooms.invite.keys().next() {
-            break room.clone();
-        }
-        if Instant::now() > deadline {
-            return Err(main.failure("carol got no invitation").into());
-        }
+    let mut watcher = Watcher {
+        client: &carol,
+        since,
     };
+    let room = watcher
+        .until("an invitation", |a| a.rooms.invite.keys().next().cloned())
+        .await?;
     carol.join(&room).await?;
     // carol became alice's contact.
     let contact = buddy(&mut main, "@carol:localhost").await?;
     assert_eq!(contact.alias.as_deref(), Some("carol"));
     let state = carol.room_state(&room).await?;
     assert!(state.members.contains_key(ALICE));
-    let mut watcher = Watcher {
-        client: &carol,
-        since,
-    };
     assert_eq!(watcher.message(&room, ALICE).await?["body"], "hello carol");
 
     // A second message goes to the same room.
