@@ -9,6 +9,7 @@
 //! backend = /usr/bin/matrix
 //! [matrix]
 //! homeserver = https://matrix.example.org   # default: https://<server of the ID>
+//! # max_response_bytes = 16777216           # larger answers are refused unread
 //! ```
 //!
 //! | Spectrum 2                                        | Matrix                                      |
@@ -52,8 +53,10 @@
 //!   homeserver with backoff and disconnects the user when the token is
 //!   revoked.
 //! * **Bounded memory.** Every answer is read with a size cap and refused
-//!   beyond it; the sync filter limits each room's timeline; pending
-//!   receipts per room are capped.
+//!   beyond it; the sync filter limits each room's timeline to 50 events;
+//!   pending receipts per room are capped. A sync answer over the cap is
+//!   asked for again with one event per room, and wherever a timeline has a
+//!   gap the user is told that messages were skipped.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
 //!   while room IDs are case-sensitive: a joined room is found by ID or
 //!   alias in any case, and every event uses the name as JOIN_ROOM gave it.

@@ -26,14 +26,13 @@ const GIVE_UP: Duration = Duration::from_secs(300);
 /// answer unbounded (the client also caps the answer's size).
 const TIMELINE_LIMIT: u32 = 50;
 
-/// The sync filter: the first sync (`initial`) carries state only, since
-/// old messages are not shown; later ones carry at most
-/// [`TIMELINE_LIMIT`] events per room.
-fn filter(initial: bool) -> String {
-    let limit = if initial { 0 } else { TIMELINE_LIMIT };
+/// The sync filter: at most `timeline` events per room. The first sync
+/// asks for none (old messages are not shown); later ones for
+/// [`TIMELINE_LIMIT`], or one after an answer too large to read.
+fn filter(timeline: u32) -> String {
     json!({
         "room": {
-            "timeline": { "limit": limit },
+            "timeline": { "limit": timeline },
             "state": { "lazy_load_members": false },
         },
     })
@@ -72,7 +71,11 @@ impl Link {
         user: &str,
         password: &str,
     ) -> Result<Link, Error> {
-        let mut client = Client::new(&settings.homeserver, Limits::default())
+        let limits = Limits {
+            response_bytes: settings.max_response_bytes,
+            ..Limits::default()
+        };
+        let mut client = Client::new(&settings.homeserver, limits)
             .map_err(|e| Error::other(format!("cannot set up HTTP: {e}")))?;
         client
             .login(user, password, "Spectrum 2")
@@ -82,7 +85,7 @@ impl Link {
         tracing::info!(%me, "logged in to Matrix");
         let first = client
             .sync(&SyncRequest {
-                filter: Some(filter(true)),
+                filter: Some(filter(0)),
                 set_presence: Some("online"),
                 ..SyncRequest::default()
             })
@@ -153,11 +156,12 @@ fn apply(
 async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, mut since: String) {
     let mut retry = FIRST_RETRY;
     let mut failing_since: Option<tokio::time::Instant> = None;
+    let mut timeline = TIMELINE_LIMIT;
     loop {
         let request = SyncRequest {
             since: Some(since.clone()),
             timeout: POLL,
-            filter: Some(filter(false)),
+            filter: Some(filter(timeline)),
             set_presence: None,
         };
         let answer = tokio::select! {
@@ -170,6 +174,7 @@ async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, 
                     tracing::info!("the homeserver answers again");
                 }
                 retry = FIRST_RETRY;
+                timeline = TIMELINE_LIMIT;
                 since = answer.next_batch.clone();
                 let outs = apply(&client, &tracker, &answer, false);
                 if report(&ctx, &client, &tracker, outs).await.is_err() {
@@ -180,6 +185,12 @@ async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, 
             Err(e) => e,
         };
         let (code, text) = match &error {
+            // One event per room still too much: nothing smaller to ask for.
+            matrix::Error::TooLarge { .. } if timeline > 1 => {
+                tracing::warn!("{error}; asking for one event per room");
+                timeline = 1;
+                continue;
+            }
             matrix::Error::UnknownToken { .. } => (
                 ConnectionError::NetworkError,
                 format!("The Matrix session ended ({error}); logging in again."),

@@ -7,12 +7,39 @@ use spectrum_backend::{Config, Error};
 pub(crate) struct Settings {
     /// The homeserver's client API base URL.
     pub(crate) homeserver: String,
+    /// `matrix.max_response_bytes`: the largest answer read (a sync
+    /// included); larger ones are refused unread.
+    pub(crate) max_response_bytes: usize,
 }
+
+/// The default of `matrix.max_response_bytes`.
+const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 impl Settings {
     /// `matrix.homeserver` if set; otherwise `https://` and the server name
     /// of the user's Matrix ID. A wrong setting is final (INVALID_SETTINGS).
     pub(crate) fn for_user(config: &Config, user: &str) -> Result<Self, Error> {
+        let max_response_bytes = match config.get("matrix.max_response_bytes") {
+            None => MAX_RESPONSE_BYTES,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1024)
+                .ok_or_else(|| {
+                    Error::invalid_settings(format!(
+                        "matrix.max_response_bytes = {v} is not a number of bytes (1024 or more)"
+                    ))
+                })?,
+        };
+        let homeserver = Self::homeserver(config, user)?;
+        Ok(Settings {
+            homeserver,
+            max_response_bytes,
+        })
+    }
+
+    fn homeserver(config: &Config, user: &str) -> Result<String, Error> {
         if let Some(url) = config.get("matrix.homeserver") {
             let url = url.trim().trim_end_matches('/');
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -20,18 +47,14 @@ impl Settings {
                     "matrix.homeserver = {url} is not an http(s) URL"
                 )));
             }
-            return Ok(Settings {
-                homeserver: url.to_owned(),
-            });
+            return Ok(url.to_owned());
         }
         let server = server_name(user).ok_or_else(|| {
             Error::invalid_username(format!(
                 "{user} is not a Matrix ID (@name:server), and no matrix.homeserver is configured"
             ))
         })?;
-        Ok(Settings {
-            homeserver: format!("https://{server}"),
-        })
+        Ok(format!("https://{server}"))
     }
 }
 
@@ -78,6 +101,17 @@ mod tests {
         assert!(Settings::for_user(&none, "alice").is_err());
         let bad = Config::parse("[matrix]\nhomeserver = example.org\n")?;
         assert!(Settings::for_user(&bad, "@a:x").is_err());
+        assert_eq!(
+            Settings::for_user(&none, "@a:x")?.max_response_bytes,
+            16 << 20
+        );
+        let small = Config::parse("[matrix]\nmax_response_bytes = 65536\n")?;
+        assert_eq!(
+            Settings::for_user(&small, "@a:x")?.max_response_bytes,
+            65536
+        );
+        let tiny = Config::parse("[matrix]\nmax_response_bytes = 10\n")?;
+        assert!(Settings::for_user(&tiny, "@a:x").is_err());
         Ok(())
     }
 

@@ -171,6 +171,11 @@ impl Tracker {
             if initial {
                 room.fresh = false;
             }
+            // More arrived than one answer carries (a flood, or a shortened
+            // timeline after an oversized answer): say so, never silently.
+            if joined.timeline.limited && !initial && !room.fresh {
+                self.on_gap(room_id, &mut out);
+            }
             for event in &joined.state.events {
                 self.on_state(room_id, event, &mut out);
             }
@@ -360,6 +365,29 @@ impl Tracker {
                 at: None,
             }),
             _ => {}
+        }
+    }
+
+    fn on_gap(&self, room_id: &str, out: &mut Vec<Out>) {
+        let shown = Shown {
+            text: view::SKIPPED.to_owned(),
+            xhtml: None,
+            attachment: None,
+        };
+        if let Some(attached) = self.attached.get(room_id) {
+            out.push(Out::RoomMessage {
+                room: attached.name.clone(),
+                nick: String::new(),
+                shown,
+                at: None,
+            });
+        } else if let Some(partner) = self.partner_of(room_id) {
+            out.push(Out::Message {
+                buddy: partner.to_owned(),
+                shown,
+                carbon: false,
+                at: None,
+            });
         }
     }
 
@@ -801,6 +829,34 @@ mod tests {
                 shown: plain("welcome"),
                 at: None
             }]
+        );
+    }
+
+    #[test]
+    fn a_gap_in_the_timeline_is_told() {
+        let mut t = tracker();
+        let out = apply(
+            &mut t,
+            json!({"next_batch": "2", "rooms": {"join": {"!dm:x": {"timeline": {"limited": true, "events": [
+                text("@bob:x", "the last one", "$9"),
+            ]}}}}}),
+        );
+        assert_eq!(
+            out,
+            [
+                Out::Message {
+                    buddy: "@bob:x".into(),
+                    shown: plain(view::SKIPPED),
+                    carbon: false,
+                    at: None
+                },
+                Out::Message {
+                    buddy: "@bob:x".into(),
+                    shown: plain("the last one"),
+                    carbon: false,
+                    at: None
+                },
+            ]
         );
     }
 

@@ -14,6 +14,10 @@ use crate::matrix::types::{Event, MsgType};
 pub(crate) const ENCRYPTED: &str =
     "[an end-to-end encrypted message: this transport cannot decrypt it]";
 
+/// Told where a sync answer left messages out.
+pub(crate) const SKIPPED: &str =
+    "[some messages were skipped here: more arrived at once than this transport takes]";
+
 /// Told once when the user joins an encrypted room.
 pub(crate) const ENCRYPTED_ROOM: &str = "This room is end-to-end encrypted: this transport \
      cannot read or send its messages. Use a Matrix client for it.";

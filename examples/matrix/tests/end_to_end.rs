@@ -26,7 +26,12 @@ fn config(synapse: &Synapse) -> String {
 
 /// The backend, spawned against `synapse`, past its first PING.
 async fn backend(synapse: &Synapse) -> Result<MainInstance, Report> {
-    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_matrix"), &config(synapse)).await?;
+    backend_with(&config(synapse)).await
+}
+
+/// The backend, spawned with `config`, past its first PING.
+async fn backend_with(config: &str) -> Result<MainInstance, Report> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_matrix"), config).await?;
     main.set_timeout(Duration::from_secs(20));
     let hello = main.handshake().await?;
     let features = hello.backend_config.unwrap_or_default();
@@ -85,15 +90,22 @@ async fn send(main: &mut MainInstance, buddy: &str, text: &str, id: &str) -> Tes
     Ok(())
 }
 
-/// Synapse, bob (with a direct chat with alice, a display name and an
-/// avatar), and the backend with alice logged in and bob announced.
+/// Synapse, bob (with a direct chat with alice and a display name), and
+/// the backend with alice logged in and bob announced.
 async fn alice_and_bob() -> Result<(Synapse, MainInstance, Client, String), Report> {
+    alice_and_bob_with("").await
+}
+
+/// [`alice_and_bob`] with more `[matrix]` settings for the backend.
+async fn alice_and_bob_with(
+    settings: &str,
+) -> Result<(Synapse, MainInstance, Client, String), Report> {
     let synapse = Synapse::start().await?;
     synapse.register("alice", "pw-alice").await?;
     let bob = user(&synapse, "bob").await?;
     bob.set_display_name("Bob B.").await?;
     let dm = bob_opens_a_direct_chat(&bob).await?;
-    let mut main = backend(&synapse).await?;
+    let mut main = backend_with(&format!("{}{settings}", config(&synapse))).await?;
     main.login(USER, ALICE, "pw-alice").await?;
     let contact = buddy(&mut main, BOB).await?;
     assert_eq!(contact.alias.as_deref(), Some("Bob B."));
@@ -635,4 +647,45 @@ async fn reqwest_post(url: &str, token: &str) -> Result<u16, Report> {
         .send()
         .await?;
     Ok(answer.status().as_u16())
+}
+
+#[tokio::test]
+async fn a_flood_larger_than_an_answer_may_be_is_cut_and_the_user_told() -> TestResult {
+    let (_synapse, mut main, bob, dm) = alice_and_bob_with("max_response_bytes = 65536\n").await?;
+    let pid = main.backend_pid().ok_or("a spawned backend")?;
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+    };
+    // The backend is held still while bob sends more than one answer may carry.
+    assert!(signal("-STOP")?.success());
+    let padding = "x".repeat(10_000);
+    for i in 0..12 {
+        let text = format!("flood {i} {padding}");
+        bob.send_message(&dm, &message_content(MsgType::Text, &text, None))
+            .await?;
+    }
+    assert!(signal("-CONT")?.success());
+
+    let mut delivered = Vec::new();
+    loop {
+        let m = main.expect_message(USER).await?;
+        let last = m.message.starts_with("flood 11 ");
+        delivered.push(m.message.split(' ').take(2).collect::<Vec<_>>().join(" "));
+        if last {
+            break;
+        }
+    }
+    let told = delivered
+        .iter()
+        .position(|m| m.starts_with("[some messages"));
+    assert!(told.is_some(), "the gap is told: {delivered:?}");
+    assert!(delivered.len() < 12, "the flood was cut: {delivered:?}");
+    main.expect_none("a disconnection", std::time::Duration::from_secs(1), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
 }
