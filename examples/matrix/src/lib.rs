@@ -31,7 +31,7 @@
 //! | JOIN_ROOM `#alias:server` or `!id:server`         | join (or find a joined room, in any case)   |
 //! | PARTICIPANT_CHANGED, moderator flag               | members (display names), power ≥ kick level |
 //! | ROOM_SUBJECT_CHANGED, both ways                   | `m.room.topic`                              |
-//! | LEAVE_ROOM                                        | leave                                       |
+//! | LEAVE_ROOM, unless LOGOUT follows at once         | leave                                       |
 //! | VCARD                                             | profile: display name, avatar               |
 //! | STATUS_CHANGED                                    | presence                                    |
 //! | LOGOUT                                            | logout (the device is removed)              |
@@ -78,6 +78,7 @@ mod settings;
 mod state;
 mod view;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use spectrum_backend::Capabilities;
@@ -89,6 +90,11 @@ use crate::settings::{Settings, matrix_id};
 
 /// How long a typing notification lasts on Matrix unless renewed.
 const TYPING: Duration = Duration::from_secs(30);
+
+/// How long after LEAVE_ROOM the Matrix room is left, unless LOGOUT comes
+/// first (Spectrum 2 sends both within a millisecond when the user goes
+/// offline).
+const LEAVE_GRACE: Duration = Duration::from_secs(3);
 
 /// What the backend announces to Spectrum 2 besides rooms (derived from
 /// the handlers): a Matrix ID and password are needed, receipts are sent.
@@ -325,15 +331,30 @@ impl Matrix {
         Ok(())
     }
 
-    /// Leaves the Matrix room.
+    /// Stops showing the room at once, and leaves it on Matrix after
+    /// [`LEAVE_GRACE`] unless the session ends first or the user rejoins.
+    /// Spectrum 2 also sends LEAVE_ROOM for every room when the user goes
+    /// offline, a moment before LOGOUT; Matrix membership is lasting, and
+    /// going offline must not give it up.
     #[on(LeaveRoom)]
-    async fn leave_room(&mut self, room: Room) {
-        let id = self.link.tracker().detach(&room.room);
-        if let Some(id) = id
-            && let Err(e) = self.link.client.leave(&id).await
-        {
-            tracing::info!("leave: {e}");
-        }
+    async fn leave_room(&mut self, ctx: &Ctx, room: Room) {
+        let Some(id) = self.link.tracker().detach(&room.room) else {
+            return;
+        };
+        let (ctx, client) = (ctx.clone(), Arc::clone(&self.link.client));
+        let tracker = Arc::clone(&self.link.tracker);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = ctx.ended() => return,
+                () = tokio::time::sleep(LEAVE_GRACE) => {}
+            }
+            if link::lock(&tracker).is_attached(&id) {
+                return;
+            }
+            if let Err(e) = client.leave(&id).await {
+                tracing::info!("leave: {e}");
+            }
+        });
     }
 
     /// Sets the room's topic; the sync reports it back.

@@ -574,6 +574,11 @@ impl Tracker {
         })
     }
 
+    /// Whether a room is shown as a group chat.
+    pub(crate) fn is_attached(&self, room_id: &str) -> bool {
+        self.attached.contains_key(room_id)
+    }
+
     /// Stops showing a group chat; its room ID.
     pub(crate) fn detach(&mut self, name: &str) -> Option<String> {
         let id = self.attached_room(name)?;

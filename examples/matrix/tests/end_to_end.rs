@@ -689,3 +689,44 @@ async fn a_flood_larger_than_an_answer_may_be_is_cut_and_the_user_told() -> Test
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn going_offline_keeps_the_rooms_and_leaving_them_does_not() -> TestResult {
+    let (_synapse, mut main, bob, _dm) = alice_and_bob().await?;
+    let kept = bob
+        .create_room(&json!({"preset": "public_chat", "room_alias_name": "kept"}))
+        .await?;
+    let left = bob
+        .create_room(&json!({"preset": "public_chat", "room_alias_name": "left"}))
+        .await?;
+    main.join_room(USER, "#kept:localhost", "alice", "").await?;
+    main.join_room(USER, "#left:localhost", "alice", "").await?;
+
+    // Leaving one room on purpose: the membership ends.
+    main.leave_room(USER, "#left:localhost").await?;
+    let mut watcher = Watcher::new(&bob).await?;
+    watcher
+        .expect(&left, "alice leaving", |e| {
+            (e.kind == "m.room.member"
+                && e.state_key.as_deref() == Some(ALICE)
+                && e.content_str("membership") == Some("leave"))
+            .then_some(())
+        })
+        .await?;
+    // Going offline: LEAVE_ROOM for every room, then LOGOUT at once.
+    main.leave_room(USER, "#kept:localhost").await?;
+    main.logout(USER, ALICE).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let members = bob.room_state(&kept).await?.members;
+    assert!(
+        members.contains_key(ALICE),
+        "still in the room: {members:?}"
+    );
+
+    // Back online, the room is joined again without a second membership.
+    main.login(USER, ALICE, "pw-alice").await?;
+    let occupants = main.join_room(USER, "#kept:localhost", "alice", "").await?;
+    assert_eq!(occupants.len(), 2, "{occupants:?}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
