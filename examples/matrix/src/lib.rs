@@ -28,6 +28,7 @@
 //! | CONV_MESSAGE_ACK                                  | the partner's `m.read` receipt of that message |
 //! | the user answers or types                         | `m.read` receipt for what they were shown   |
 //! | ROOM_LIST                                         | joined rooms that are not direct chats      |
+//! | a message from the inviter, naming what to join   | an invitation to a room                     |
 //! | JOIN_ROOM `#alias:server` or `!id:server`         | join (or find a joined room, in any case)   |
 //! | PARTICIPANT_CHANGED, moderator flag               | members (display names), power ≥ kick level |
 //! | ROOM_SUBJECT_CHANGED, both ways                   | `m.room.topic`                              |
@@ -129,6 +130,15 @@ impl Matrix {
             return Target::Person(user);
         }
         Target::Person(buddy.to_owned())
+    }
+
+    /// What to join for a JOIN_ROOM name: an invitation's room ID in its
+    /// real case, or the name (an alias or ID) as given.
+    fn join_target(&self, name: &str) -> String {
+        self.link
+            .tracker()
+            .invited_room(name)
+            .unwrap_or_else(|| name.to_owned())
     }
 
     /// The direct chat with `partner`, created (and recorded in `m.direct`,
@@ -273,7 +283,7 @@ impl Matrix {
         let known = self.link.tracker().find_room(&join.room);
         let room_id = match known {
             Some(id) => id,
-            None => match self.link.client.join(&join.room).await {
+            None => match self.link.client.join(&self.join_target(&join.room)).await {
                 Ok(id) => {
                     match self.link.client.room_state(&id).await {
                         Ok(state) => self.link.tracker().add_room(&id, state),

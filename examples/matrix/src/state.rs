@@ -127,7 +127,12 @@ pub(crate) struct Tracker {
     /// Partners announced as contacts.
     contacts: BTreeSet<String>,
     presence: HashMap<String, (StatusType, String)>,
+    /// Rooms the user is invited to, not yet joined.
+    invited: BTreeSet<String>,
 }
+
+/// Pending invitations remembered; more are still told, not remembered.
+const INVITATIONS: usize = 256;
 
 impl Tracker {
     /// A tracker for the account `me`, before the first sync.
@@ -139,6 +144,7 @@ impl Tracker {
             direct: BTreeMap::new(),
             contacts: BTreeSet::new(),
             presence: HashMap::new(),
+            invited: BTreeSet::new(),
         }
     }
 
@@ -164,6 +170,7 @@ impl Tracker {
             }
         }
         for (room_id, joined) in &sync.rooms.join {
+            self.invited.remove(room_id);
             let room = self.rooms.entry(room_id.clone()).or_insert_with(|| Joined {
                 fresh: !initial,
                 ..Joined::default()
@@ -211,16 +218,41 @@ impl Tracker {
             let invite = invited.invite_state.events.iter().find(|e| {
                 e.kind == "m.room.member" && e.state_key.as_deref() == Some(self.me.as_str())
             });
-            if let Some(invite) = invite
-                && invite.content.get("is_direct").and_then(Value::as_bool) == Some(true)
-            {
+            let Some(invite) = invite else {
+                continue;
+            };
+            if invite.content.get("is_direct").and_then(Value::as_bool) == Some(true) {
                 out.push(Out::AcceptInvite {
                     room_id: room_id.clone(),
                     from: invite.sender.clone(),
                 });
+                continue;
             }
+            if self.invited.contains(room_id) {
+                continue;
+            }
+            if self.invited.len() < INVITATIONS {
+                self.invited.insert(room_id.clone());
+            }
+            let state = RoomState::from_events(&invited.invite_state.events);
+            let join = state.alias.clone().unwrap_or_else(|| room_id.clone());
+            let name = state.name.clone().unwrap_or_else(|| join.clone());
+            out.push(Out::Message {
+                buddy: invite.sender.clone(),
+                shown: Shown {
+                    text: format!(
+                        "{} invited you to the room {name}: join {join} as a group chat to accept.",
+                        invite.sender
+                    ),
+                    xhtml: None,
+                    attachment: None,
+                },
+                carbon: false,
+                at: None,
+            });
         }
         for room_id in sync.rooms.leave.keys() {
+            self.invited.remove(room_id);
             self.rooms.remove(room_id);
             if let Some(attached) = self.attached.remove(room_id) {
                 out.push(Out::Participant {
@@ -527,6 +559,14 @@ impl Tracker {
                         .is_some_and(|a| a.eq_ignore_ascii_case(name))
             })
             .map(|(id, _)| id.clone())
+    }
+
+    /// The room ID of an invitation a JOIN_ROOM name means, in any case.
+    pub(crate) fn invited_room(&self, name: &str) -> Option<String> {
+        self.invited
+            .iter()
+            .find(|id| id.eq_ignore_ascii_case(name))
+            .cloned()
     }
 
     /// The room ID of a group chat the XMPP user is in, by its name.
@@ -937,6 +977,14 @@ mod tests {
         assert_eq!(
             out,
             [
+                Out::Message {
+                    buddy: "@eve:x".into(),
+                    shown: plain(
+                        "@eve:x invited you to the room !grp:x: join !grp:x as a group chat to accept."
+                    ),
+                    carbon: false,
+                    at: None
+                },
                 Out::AcceptInvite {
                     room_id: "!inv:x".into(),
                     from: "@eve:x".into()
@@ -955,6 +1003,7 @@ mod tests {
             ]
         );
         assert!(t.room_list().is_empty(), "only the direct chat is left");
+        assert_eq!(t.invited_room("!GRP:x").as_deref(), Some("!grp:x"));
         assert_eq!(t.direct_room("@bob:x").as_deref(), Some("!dm:x"));
         assert_eq!(
             t.direct_with("@eve:x", "!inv:x"),

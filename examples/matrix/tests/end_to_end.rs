@@ -730,3 +730,26 @@ async fn going_offline_keeps_the_rooms_and_leaving_them_does_not() -> TestResult
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_invitation_to_a_room_is_told_and_accepted_by_joining() -> TestResult {
+    let (_synapse, mut main, bob, _dm) = alice_and_bob().await?;
+    let room = bob
+        .create_room(&json!({"preset": "private_chat", "name": "Plans", "invite": [ALICE]}))
+        .await?;
+    let told = main.expect_message(USER).await?;
+    assert_eq!(told.buddy_name, BOB);
+    assert!(
+        told.message.contains("Plans") && told.message.contains(&room),
+        "{told:?}"
+    );
+
+    // Spectrum 2 lower-cases the name; the invitation is found all the same.
+    let lower = room.to_lowercase();
+    let occupants = main.join_room(USER, &lower, "alice", "").await?;
+    assert_eq!(occupants.len(), 2, "{occupants:?}");
+    let members = bob.room_state(&room).await?.members;
+    assert!(members.contains_key(ALICE), "{members:?}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
