@@ -64,13 +64,23 @@
 //!
 //! # The client crate
 //!
-//! `matrix-sdk` is complete but brings an end-to-end encryption stack,
-//! a state store and hundreds of crates this backend does not use; `ruma`'s
-//! typed API is exact but its macro-generated types for the whole API are
-//! a long compile. The backend needs about twenty endpoints and a handful
-//! of event contents, and its strongest requirement is bounded memory on
-//! every answer, which is easiest when the body is read by its own code:
-//! so serde types of its own over `reqwest`, which the build already needs.
+//! Three candidates were built from clean in a scratch crate each (debug,
+//! with tokio), on the 2-core CI machine kind while other builds ran, so
+//! CPU time (user + system) is the figure that compares:
+//!
+//! | candidate                                              | crates | CPU time |
+//! |--------------------------------------------------------|-------:|---------:|
+//! | `reqwest` 0.13 (rustls, ring) + serde types of our own |    143 |     77 s |
+//! | `ruma` 0.17 client API types over the same `reqwest`   |    188 |    166 s |
+//! | `matrix-sdk` 0.16 (default features off, rustls)       |    350 |    306 s |
+//!
+//! `matrix-sdk` is complete, but brings its own sync loop, state store and
+//! event cache, which would duplicate the framework's own and hide the size
+//! of what it reads. `ruma`'s types are exact, but the backend needs about
+//! twenty endpoints and a few event contents, read leniently. The strongest
+//! requirement is bounded memory on every answer, easiest when the body is
+//! read by the backend's own code: so serde types of its own over `reqwest`,
+//! at a quarter of `matrix-sdk`'s build.
 
 pub mod matrix;
 
