@@ -10,6 +10,7 @@
 //! [matrix]
 //! homeserver = https://matrix.example.org   # default: https://<server of the ID>
 //! # max_response_bytes = 16777216           # larger answers are refused unread
+//! # attachment_hosts = files.lan            # fetched even if local or plain HTTP
 //! ```
 //!
 //! | Spectrum 2                                        | Matrix                                      |
@@ -23,7 +24,7 @@
 //! | … the user's messages from other clients, as carbons | own events without this session's transaction ID |
 //! | `/me …`; xhtml                                    | `m.emote`; `org.matrix.custom.html` (sanitized to XHTML-IM) |
 //! | `m.notice`                                        | a normal message                            |
-//! | attachment URL (the body too), both ways          | `m.image`/`m.file`/…: download URL; a lone URL from XMPP is uploaded |
+//! | attachment URL (the body too), both ways          | `m.image`/`m.file`/…: download URL; a lone `https` URL from XMPP is fetched and uploaded (not addresses or local names, unless `attachment_hosts` lists them) |
 //! | BUDDY_TYPING / BUDDY_TYPED, STOPPED_TYPING        | `m.typing` in the direct chat               |
 //! | CONV_MESSAGE_ACK                                  | the partner's `m.read` receipt of that message |
 //! | the user answers or types                         | `m.read` receipt for what they were shown   |
@@ -118,6 +119,8 @@ pub fn capabilities(c: &mut Capabilities) {
 /// One user's Matrix session.
 pub struct Matrix {
     link: Link,
+    /// Hosts whose URLs are fetched whatever they are (`matrix.attachment_hosts`).
+    attachment_hosts: Vec<String>,
 }
 
 /// Where an XMPP message goes.
@@ -192,7 +195,7 @@ impl Matrix {
     /// The message content for an XMPP message: a lone URL is fetched and
     /// uploaded as a file; anything else is text.
     async fn content(&self, msg: &ConversationMessage) -> serde_json::Value {
-        if let Some(url) = view::attachment_url(&msg.message) {
+        if let Some(url) = view::attachment_url(&msg.message, &self.attachment_hosts) {
             let client = &self.link.client;
             let upload = async {
                 let file = client.fetch(url).await?;
@@ -265,7 +268,10 @@ impl Matrix {
         let user = matrix_id(&login.legacy_name)?;
         let settings = Settings::for_user(ctx.config(), &user)?;
         let link = Link::open(ctx, &settings, &user, &login.password).await?;
-        Ok(Matrix { link })
+        Ok(Matrix {
+            link,
+            attachment_hosts: settings.attachment_hosts,
+        })
     }
 
     /// A message to a person, a group chat, or a room occupant
@@ -445,7 +451,7 @@ impl Matrix {
             .nickname(view::localpart(&user))
             .fullname(profile.displayname.unwrap_or_default());
         if let Some(mxc) = profile.avatar_url
-            && let Ok(photo) = client.download(&mxc).await
+            && let Ok(photo) = client.download_at_most(&mxc, link::AVATAR_BYTES).await
         {
             reply = reply.photo(photo.bytes);
         }

@@ -14,6 +14,9 @@ use crate::settings::Settings;
 use crate::state::{Change, Out, Tracker};
 use crate::view::{self, Shown};
 
+/// Largest avatar fetched for an icon hash or a vCard photo.
+pub(crate) const AVATAR_BYTES: usize = 1 << 20;
+
 /// How long one sync waits on the server for news.
 const POLL: Duration = Duration::from_secs(30);
 /// Retries of an unreachable homeserver start this far apart and double.
@@ -365,7 +368,7 @@ async fn announce(
         .unwrap_or_else(|| view::localpart(user_id).to_owned());
     let mut buddy = ctx.buddy(user_id).alias(alias);
     if let Some(mxc) = profile.avatar_url
-        && let Ok(avatar) = client.download(&mxc).await
+        && let Ok(avatar) = client.download_at_most(&mxc, AVATAR_BYTES).await
     {
         buddy = buddy.icon_hash(icon_hash(&avatar.bytes));
     }

@@ -10,6 +10,9 @@ pub(crate) struct Settings {
     /// `matrix.max_response_bytes`: the largest answer read (a sync
     /// included); larger ones are refused unread.
     pub(crate) max_response_bytes: usize,
+    /// `matrix.attachment_hosts`: hosts whose URLs are fetched and uploaded
+    /// as files even when they are addresses, local, or plain HTTP.
+    pub(crate) attachment_hosts: Vec<String>,
 }
 
 /// The default of `matrix.max_response_bytes`.
@@ -33,9 +36,17 @@ impl Settings {
                 })?,
         };
         let homeserver = Self::homeserver(config, user)?;
+        let attachment_hosts = config
+            .get_all("matrix.attachment_hosts")
+            .iter()
+            .flat_map(|v| v.split([',', ' ']))
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(Settings {
             homeserver,
             max_response_bytes,
+            attachment_hosts,
         })
     }
 
@@ -109,6 +120,11 @@ mod tests {
         assert_eq!(
             Settings::for_user(&small, "@a:x")?.max_response_bytes,
             65536
+        );
+        let hosts = Config::parse("[matrix]\nattachment_hosts = 127.0.0.1, files.lan\n")?;
+        assert_eq!(
+            Settings::for_user(&hosts, "@a:x")?.attachment_hosts,
+            ["127.0.0.1", "files.lan"]
         );
         let tiny = Config::parse("[matrix]\nmax_response_bytes = 10\n")?;
         assert!(Settings::for_user(&tiny, "@a:x").is_err());

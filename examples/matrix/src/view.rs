@@ -356,12 +356,37 @@ fn unwrap_body(xhtml: &str) -> &str {
     trimmed
 }
 
-/// The URL, if an XMPP message is nothing but one web URL: how XMPP clients
-/// send a file (XEP-0066 puts the same URL in the body).
-pub(crate) fn attachment_url(text: &str) -> Option<&str> {
+/// The URL, if an XMPP message is nothing but one web URL (how XMPP
+/// clients send a file: XEP-0066 puts the same URL in the body) that the
+/// backend may fetch: a host listed in `allowed`, or any `https://` URL
+/// whose host is a name, not an address or `localhost`. The backend must not
+/// become a way to read services only it can reach.
+pub(crate) fn attachment_url<'a>(text: &'a str, allowed: &[String]) -> Option<&'a str> {
     let url = text.trim();
-    let is_web = url.starts_with("https://") || url.starts_with("http://");
-    (is_web && !url.contains(char::is_whitespace)).then_some(url)
+    if url.contains(char::is_whitespace) {
+        return None;
+    }
+    let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    }
+    .to_ascii_lowercase();
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&host)) {
+        return Some(url);
+    }
+    let is_address = host.parse::<std::net::IpAddr>().is_ok()
+        || host.split('.').all(|part| part.parse::<u32>().is_ok());
+    let is_local = host == "localhost" || host.ends_with(".localhost") || !host.contains('.');
+    (https && !is_address && !is_local).then_some(url)
 }
 
 /// A file name for an uploaded URL: its last path segment.
@@ -586,9 +611,34 @@ mod tests {
 
     #[test]
     fn a_lone_url_is_an_attachment() {
-        assert_eq!(attachment_url(" https://h/f.png "), Some("https://h/f.png"));
-        assert_eq!(attachment_url("see https://h/f.png"), None);
-        assert_eq!(attachment_url("ftp://h/f"), None);
+        let none: &[String] = &[];
+        assert_eq!(
+            attachment_url(" https://up.example.org/f.png ", none),
+            Some("https://up.example.org/f.png")
+        );
+        assert_eq!(
+            attachment_url("see https://up.example.org/f.png", none),
+            None
+        );
+        assert_eq!(attachment_url("ftp://up.example.org/f", none), None);
+        // Only names over TLS, unless the host is allowed by the config.
+        for refused in [
+            "http://up.example.org/f",
+            "https://127.0.0.1/f",
+            "https://169.254.169.254/latest",
+            "https://[::1]:8448/f",
+            "https://2130706433/f",
+            "https://localhost/f",
+            "https://intranet/f",
+            "https://user@up.example.org/f",
+        ] {
+            assert_eq!(attachment_url(refused, none), None, "{refused}");
+        }
+        let allowed = ["127.0.0.1".to_owned()];
+        assert_eq!(
+            attachment_url("http://127.0.0.1:8008/f", &allowed),
+            Some("http://127.0.0.1:8008/f")
+        );
         assert_eq!(file_name("https://h/a/b/cat.png?x=1"), "cat.png");
         assert_eq!(file_name("https://h/"), "h");
         assert_eq!(file_name("https://"), "file");

@@ -150,6 +150,19 @@ async fn direct_chat_partners_are_contacts_and_messages_flow_both_ways() -> Test
         (Some("m.emote"), Some("nods"))
     );
 
+    // A URL on a host the config does not allow (here loopback) is a link,
+    // not fetched by the backend.
+    let mxc = bob
+        .upload(b"private".to_vec(), "text/plain", "p.txt")
+        .await?;
+    let local = bob.download_url(&mxc).ok_or("a URL")?;
+    main.send_message(USER, BOB, &local).await?;
+    let got = watcher.message(&dm, ALICE).await?;
+    assert_eq!(
+        (got["msgtype"].as_str(), got["body"].as_str()),
+        (Some("m.text"), Some(local.as_str()))
+    );
+
     // alice's messages sent through the backend are not reported back; one
     // from another of her clients is, as a carbon.
     let phone = {
@@ -282,7 +295,10 @@ async fn typing_and_read_receipts_both_ways() -> TestResult {
 
 #[tokio::test]
 async fn attachments_travel_as_urls_both_ways() -> TestResult {
-    let (_synapse, mut main, bob, dm) = alice_and_bob().await?;
+    // The files are served by the homeserver on loopback, which the backend
+    // fetches only from a host the config allows.
+    let (_synapse, mut main, bob, dm) =
+        alice_and_bob_with("attachment_hosts = 127.0.0.1\n").await?;
     let mut watcher = Watcher::new(&bob).await?;
     let picture = b"\x89PNG pretend picture".to_vec();
     let mxc = bob.upload(picture.clone(), "image/png", "cat.png").await?;

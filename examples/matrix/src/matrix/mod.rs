@@ -671,6 +671,12 @@ impl Client {
     /// Downloads an `mxc://` URI with the access token (authenticated
     /// media), up to the media limit.
     pub async fn download(&self, mxc: &str) -> Result<Download> {
+        self.download_at_most(mxc, self.limits.media_bytes).await
+    }
+
+    /// Downloads an `mxc://` URI with the access token, refusing it past
+    /// `limit` bytes (or the media limit, if lower).
+    pub async fn download_at_most(&self, mxc: &str, limit: usize) -> Result<Download> {
         let (server, id) = parse_mxc(mxc).ok_or_else(|| Error::Refused {
             what: "a download",
             status: StatusCode::BAD_REQUEST.as_u16(),
@@ -684,7 +690,7 @@ impl Client {
         );
         self.send_bytes(
             self.request(Method::GET, &path),
-            self.limits.media_bytes,
+            limit.min(self.limits.media_bytes),
             "a download",
         )
         .await
