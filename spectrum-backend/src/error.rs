@@ -216,4 +216,9 @@ pub enum RunError {
     /// Reading from the main instance failed.
     #[error("connection to the main instance failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The main instance's stream is out of step (a length prefix no real
+    /// frame has): the backend exits non-zero so that Spectrum 2 starts a new
+    /// one rather than keep a backend that looks alive but cannot hear.
+    #[error(transparent)]
+    CorruptStream(spectrum_proto::CorruptStream),
 }

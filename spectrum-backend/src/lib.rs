@@ -75,7 +75,10 @@ pub use config::{Config, ConfigError};
 pub use ctx::{BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder};
 pub use error::{Error, Result, RunError, SendError};
 pub use handler::{Backend, Event, EventKind, VCardReply, unhandled};
-pub use runtime::{BackendCtx, Runtime, exit_with, main};
+pub use runtime::{
+    BackendCtx, DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, Runtime, exit_with,
+    main,
+};
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;
 pub use spectrum_proto::{ConnectionError, ParticipantFlag, StatusType};

@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use crate::handler::{Backend, Event};
 pub(crate) use crate::outbox::Outbox;
-use crate::session::Sessions;
+use crate::session::{Limits, Routed, Sessions};
 use crate::{Args, Capabilities, Config, Result, RunError, SendError, outbox, stats};
 
 /// Backend-wide context, shared by every session: the config, shared
@@ -110,19 +110,27 @@ impl BackendCtx {
     ///
     /// Answers carry no id; the main instance answers in order, so do we.
     pub async fn query(&self, command: impl Into<String>) -> Result<String> {
-        let (tx, rx) = oneshot::channel();
         let payload = Payload::Query(proto::BackendConfig {
             config: command.into(),
         });
+        let frame = self
+            .shared
+            .out
+            .encode_frames(std::slice::from_ref(&payload))?;
+        let slot = self.shared.out.reserve().await?;
+        let (tx, rx) = oneshot::channel();
         {
+            // One step: the frame and its waiter are queued together, in the
+            // same order for every caller, or not at all. The reader takes
+            // answers under the same lock.
             let mut queries = self
                 .shared
                 .queries
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
+            slot.put(frame);
             queries.push_back(tx);
         }
-        self.shared.out.send(&payload).await?;
         Ok(rx.await.map_err(|_| SendError::NoAnswer)?)
     }
 
@@ -167,8 +175,21 @@ pub struct Runtime<B> {
     capabilities: Capabilities,
     max_frame_length: usize,
     shutdown_grace: Duration,
+    limits: Limits,
+    keepalive: Duration,
     _backend: std::marker::PhantomData<fn() -> B>,
 }
+
+/// Default bound on the input queued for one user: 4 MiB.
+pub const DEFAULT_INPUT_PER_USER: usize = 4 << 20;
+/// Default bound on the input queued for every user together: 64 MiB.
+pub const DEFAULT_INPUT_TOTAL: usize = 64 << 20;
+/// How long reading may stay paused with nothing written before a
+/// keepalive STATS goes out: half of Spectrum 2's 20 s PING tick.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(10);
+/// After the last frame is written at shutdown, how long input is still read
+/// (and discarded) waiting for the main instance to close its side.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl<B> std::fmt::Debug for Runtime<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,6 +222,11 @@ impl<B: Backend> Runtime<B> {
             capabilities: Capabilities::derive(B::EVENTS),
             max_frame_length: proto::DEFAULT_MAX_FRAME_LENGTH,
             shutdown_grace: Duration::from_secs(10),
+            limits: Limits {
+                per_user: DEFAULT_INPUT_PER_USER,
+                total: DEFAULT_INPUT_TOTAL,
+            },
+            keepalive: DEFAULT_KEEPALIVE,
             _backend: std::marker::PhantomData,
         }
     }
@@ -227,6 +253,43 @@ impl<B: Backend> Runtime<B> {
     /// abandoned (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Bounds the input queued for handlers, in bytes (frame length plus a
+    /// fixed overhead per event): `per_user` for one user's queue, `total`
+    /// for all of them (defaults [`DEFAULT_INPUT_PER_USER`] and
+    /// [`DEFAULT_INPUT_TOTAL`]).
+    ///
+    /// The policy, so that memory stays bounded whatever the main instance
+    /// sends and nothing is dropped silently:
+    ///
+    /// * **Total reached**: the backend stops reading the socket until
+    ///   handlers have taken some input (TCP backpressure: the main instance's
+    ///   writes wait). Meanwhile a STATS frame goes out at least every
+    ///   [keepalive](Runtime::keepalive) interval, so Spectrum 2, which
+    ///   counts any frame as alive, does not kill the backend.
+    /// * **One user's queue full** while the main instance reads what we
+    ///   send: that user's handler is stuck or too slow. The session is
+    ///   stopped, its queued events are dropped (the log line counts them) and
+    ///   the user gets DISCONNECTED (`OTHER_ERROR`, which Spectrum 2 answers
+    ///   with LOGOUT and a new LOGIN). Other users are not held back.
+    /// * **One user's queue full** while handlers wait for the main instance
+    ///   to read what they sent: the main instance, not the handler, is slow;
+    ///   reading pauses as for the total.
+    ///
+    /// A single event larger than a bound is still accepted into an empty
+    /// queue.
+    pub fn input_limits(mut self, per_user: usize, total: usize) -> Self {
+        self.limits = Limits { per_user, total };
+        self
+    }
+
+    /// While reading is paused, the longest time without any frame to the
+    /// main instance before a STATS is sent to show the backend is alive
+    /// (default [`DEFAULT_KEEPALIVE`]).
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = interval;
         self
     }
 
@@ -316,8 +379,25 @@ impl<B: Backend> Runtime<B> {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let init_res = stats::memory_kib().0;
+        for line in self.config.lossy_lines() {
+            tracing::warn!(
+                line,
+                "the config file is not UTF-8 at this line; read with replacement characters"
+            );
+        }
         let (out, inbox) = outbox::channel(self.max_frame_length);
-        let writer = tokio::spawn(outbox::write_loop(write, inbox).in_current_span());
+        let writer = tokio::spawn(
+            outbox::write_loop(
+                write,
+                inbox,
+                outbox::WriterConfig {
+                    init_res,
+                    keepalive: self.keepalive,
+                    max_frame_length: self.max_frame_length,
+                },
+            )
+            .in_current_span(),
+        );
         let backend = BackendCtx {
             shared: Arc::new(Shared {
                 config: self.config,
@@ -327,7 +407,9 @@ impl<B: Backend> Runtime<B> {
                 queries: Mutex::new(VecDeque::new()),
             }),
         };
-        let (mut sessions, mut ended) = Sessions::<B>::new(backend.clone(), pool.clone());
+        let (mut sessions, mut ended) =
+            Sessions::<B>::new(backend.clone(), pool.clone(), self.limits);
+        let budget = Arc::clone(sessions.budget());
         let mut signals = Signals::new();
         let mut frames = FramedRead::new(
             read,
@@ -335,11 +417,25 @@ impl<B: Backend> Runtime<B> {
         );
         let mut announced = false;
         let config_text = self.capabilities.to_ini();
+        // An event waiting for room in the queues: while it waits, the
+        // socket is not read.
+        let mut pending: Option<(Event, usize)> = None;
+        let mut corrupt = None;
         let reason = loop {
             let frame = tokio::select! {
-                frame = frames.next() => frame,
+                frame = frames.next(), if pending.is_none() => frame,
                 Some((user, generation)) = ended.recv() => {
                     sessions.ended(&user, generation);
+                    continue;
+                }
+                () = budget.freed(), if pending.is_some() => {
+                    pending = route_pending(&mut sessions, &backend, &out, pending.take());
+                    continue;
+                }
+                // The budget is also freed by sessions that end or are
+                // aborted; look again now and then whatever happens.
+                () = tokio::time::sleep(RETRY), if pending.is_some() => {
+                    pending = route_pending(&mut sessions, &backend, &out, pending.take());
                     continue;
                 }
                 () = signals.recv() => break "a termination signal",
@@ -347,6 +443,16 @@ impl<B: Backend> Runtime<B> {
             let wrapper = match frame {
                 None => break "end of stream from the main instance",
                 Some(Err(e)) => {
+                    if let Some(c) = e
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<proto::CorruptStream>())
+                    {
+                        tracing::error!(
+                            "{c}: the stream from the main instance is out of step; exiting so that Spectrum 2 starts a new backend"
+                        );
+                        corrupt = Some(c.clone());
+                        break "a corrupt stream";
+                    }
                     tracing::error!("reading from the main instance failed: {e}");
                     break "a read error";
                 }
@@ -362,25 +468,30 @@ impl<B: Backend> Runtime<B> {
                 let payload = Payload::BackendConfig(proto::BackendConfig {
                     config: config_text.clone(),
                 });
-                if let Err(e) = out.send_control(&[payload]) {
+                if let Err(e) = out.preface(&payload) {
                     tracing::warn!("could not queue BACKEND_CONFIG: {e}");
                 }
             }
+            let type_number = wrapper.r#type;
+            let raw = wrapper.payload.clone();
+            let len = raw.as_ref().map_or(0, |p| p.len());
             let payload = match Payload::from_wrapper(wrapper) {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::error!("dropping a frame from the main instance: {e}");
+                    tracing::error!(
+                        kind = %proto::TypeNumber(type_number),
+                        len,
+                        "dropping a frame from the main instance: {e}"
+                    );
+                    if type_number == proto::MessageType::Login as i32 {
+                        refuse_login(&backend, raw.as_deref().unwrap_or_default(), &e);
+                    }
                     continue;
                 }
             };
-            tracing::debug!(frame = ?payload, "in");
+            tracing::debug!(kind = %proto::TypeNumber(type_number), len, "in");
             match payload {
-                Payload::Ping => {
-                    let stats = Payload::Stats(stats::stats(init_res));
-                    if let Err(e) = out.send_control(&[Payload::Pong, stats]) {
-                        tracing::warn!("could not queue PONG: {e}");
-                    }
-                }
+                Payload::Ping => out.pong(),
                 Payload::Exit => break "EXIT from the main instance",
                 Payload::Login(login) => sessions.login(login),
                 Payload::Logout(logout) => {
@@ -394,18 +505,24 @@ impl<B: Backend> Runtime<B> {
                 }
                 other => match into_event(other) {
                     Ok(event) => {
-                        if let Err(event) = sessions.route(event) {
-                            crate::session::orphan(&backend, event);
-                        }
+                        pending = route_pending(&mut sessions, &backend, &out, Some((event, len)));
                     }
-                    Err(other) => {
-                        tracing::warn!(frame = ?other, "the main instance sent a message type it should not; ignored");
+                    Err(_) => {
+                        tracing::warn!(
+                            kind = %proto::TypeNumber(type_number),
+                            len,
+                            "the main instance sent a message type it should not; ignored"
+                        );
                     }
                 },
             }
         };
-        tracing::info!(sessions = sessions.len(), "shutting down after {reason}");
-        sessions.shutdown(self.shutdown_grace).await;
+        out.set_paused(false);
+        drop(pending);
+        let started = std::time::Instant::now();
+        let count = sessions.len();
+        tracing::info!(sessions = count, "shutting down after {reason}");
+        let report = sessions.shutdown(self.shutdown_grace).await;
         let exit = {
             let backend = backend.clone();
             pool.spawn(async move { B::exit(&backend).await }.in_current_span())
@@ -429,15 +546,116 @@ impl<B: Backend> Runtime<B> {
         }
         drop(out);
         drop(backend);
-        match tokio::time::timeout(self.shutdown_grace, writer).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("could not flush to the main instance: {e}"),
-            Ok(Err(e)) => tracing::error!("writer task failed: {e}"),
-            Err(_) => tracing::warn!("the main instance did not take our last frames in time"),
+        let flushed = match tokio::time::timeout(self.shutdown_grace, writer).await {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(e))) => {
+                tracing::warn!("could not flush to the main instance: {e}");
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::error!("writer task failed: {e}");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("the main instance did not take our last frames in time");
+                false
+            }
+        };
+        // Our side is shut for writing. Closing with unread input would make
+        // the kernel answer with RST, and the main instance could lose the
+        // frames just written: read (and drop) until it closes its side.
+        if flushed && corrupt.is_none() {
+            let drain = async {
+                let mut read = frames.into_inner();
+                let mut sink = [0u8; 8192];
+                loop {
+                    match tokio::io::AsyncReadExt::read(&mut read, &mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            };
+            if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+                tracing::debug!("the main instance kept its side open; closing");
+            }
         }
-        tracing::info!("stopped");
-        Ok(())
+        tracing::info!(
+            sessions = count,
+            logged_out = report.logged_out,
+            abandoned = report.abandoned,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "stopped"
+        );
+        match corrupt {
+            Some(c) => Err(RunError::CorruptStream(c)),
+            None => Ok(()),
+        }
     }
+}
+
+/// Queues `pending` (an event and its frame length) if there is room; gives
+/// it back to wait, with reading paused, if there is none. A user whose own
+/// queue is full while the main instance is reading is evicted instead.
+fn route_pending<B: Backend>(
+    sessions: &mut Sessions<B>,
+    backend: &BackendCtx,
+    out: &Outbox,
+    pending: Option<(Event, usize)>,
+) -> Option<(Event, usize)> {
+    let (event, len) = pending?;
+    let waiting = match sessions.route(event, len) {
+        Routed::Queued => None,
+        Routed::NoSession(event) => {
+            crate::session::orphan(backend, event);
+            None
+        }
+        Routed::UserFull(event) if !out.is_backed_up() => {
+            if let Some(user) = event.user().map(str::to_owned) {
+                sessions.evict(&user);
+            }
+            crate::session::orphan(backend, event);
+            None
+        }
+        Routed::UserFull(event) | Routed::TotalFull(event) => Some((event, len)),
+    };
+    if out.set_paused(waiting.is_some()) {
+        tracing::debug!(
+            paused = waiting.is_some(),
+            "input queues full: reading from the main instance paused (or resumed)"
+        );
+    }
+    waiting
+}
+
+/// How often a paused reader looks again for room in the queues.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// Answers a LOGIN that could not be decoded, when its user can still be
+/// read: Spectrum 2 would otherwise wait for an answer that never comes.
+fn refuse_login(backend: &BackendCtx, raw: &[u8], error: &proto::DecodeError) {
+    let Some((user, _legacy_name)) = proto::login_names_lossy(raw) else {
+        tracing::warn!("undecodable LOGIN names no readable user; nobody to answer");
+        return;
+    };
+    tracing::warn!(%user, "LOGIN refused: {error}");
+    let message = format!(
+        "the backend could not read this login ({error}); \
+         the password and legacy name must be UTF-8 text"
+    );
+    let payload = Payload::Disconnected(proto::Disconnected {
+        user,
+        error: proto::ConnectionError::AuthenticationImpossible as i32,
+        message: Some(message),
+    });
+    let backend = backend.clone();
+    tokio::spawn(
+        async move {
+            if let Err(e) = backend.outbox().send(&payload).await {
+                tracing::warn!("could not answer the LOGIN: {e}");
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// Runs `job` on a new thread with a single-threaded tokio runtime of its
@@ -513,11 +731,18 @@ pub(crate) fn raw_xml_user(xml: &str) -> Option<&str> {
     Some(value.split('/').next().unwrap_or(value))
 }
 
-/// SIGTERM and SIGINT, registered once for the life of the connection so
-/// that none is missed between two frames.
+/// SIGTERM, SIGINT and SIGHUP, registered once for the life of the
+/// connection so that none is missed between two frames. All three end the
+/// backend the same way: every session logs out, everything sent is
+/// flushed. SIGHUP means "the terminal is gone", and a backend has no
+/// config to reload that Spectrum 2 would not pass to a new process anyway.
 struct Signals {
     #[cfg(unix)]
-    inner: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    inner: Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
 }
 
 impl Signals {
@@ -528,8 +753,9 @@ impl Signals {
             let inner = match (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
             ) {
-                (Ok(term), Ok(int)) => Some((term, int)),
+                (Ok(term), Ok(int), Ok(hup)) => Some((term, int, hup)),
                 _ => {
                     tracing::warn!("cannot listen for termination signals");
                     None
@@ -544,10 +770,11 @@ impl Signals {
     async fn recv(&mut self) {
         #[cfg(unix)]
         match &mut self.inner {
-            Some((term, int)) => {
+            Some((term, int, hup)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
             None => std::future::pending().await,
