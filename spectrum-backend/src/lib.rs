@@ -76,8 +76,8 @@ pub use ctx::{BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, S
 pub use error::{Error, Result, RunError, SendError};
 pub use handler::{Backend, Event, EventKind, VCardReply, unhandled};
 pub use runtime::{
-    BackendCtx, DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, Runtime, exit_with,
-    main,
+    BackendCtx, DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE,
+    DEFAULT_STUCK_AFTER, Runtime, exit_with, main,
 };
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;

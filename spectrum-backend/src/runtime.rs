@@ -184,6 +184,9 @@ pub struct Runtime<B> {
 pub const DEFAULT_INPUT_PER_USER: usize = 4 << 20;
 /// Default bound on the input queued for every user together: 64 MiB.
 pub const DEFAULT_INPUT_TOTAL: usize = 64 << 20;
+/// How long a handler may take nothing from its full input queue before its
+/// session is stopped: 5 s.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(5);
 /// How long reading may stay paused with nothing written before a
 /// keepalive STATS goes out: half of Spectrum 2's 20 s PING tick.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(10);
@@ -225,6 +228,7 @@ impl<B: Backend> Runtime<B> {
             limits: Limits {
                 per_user: DEFAULT_INPUT_PER_USER,
                 total: DEFAULT_INPUT_TOTAL,
+                stuck_after: DEFAULT_STUCK_AFTER,
             },
             keepalive: DEFAULT_KEEPALIVE,
             _backend: std::marker::PhantomData,
@@ -264,24 +268,33 @@ impl<B: Backend> Runtime<B> {
     /// The policy, so that memory stays bounded whatever the main instance
     /// sends and nothing is dropped silently:
     ///
-    /// * **Total reached**: the backend stops reading the socket until
-    ///   handlers have taken some input (TCP backpressure: the main instance's
-    ///   writes wait). Meanwhile a STATS frame goes out at least every
-    ///   [keepalive](Runtime::keepalive) interval, so Spectrum 2, which
-    ///   counts any frame as alive, does not kill the backend.
-    /// * **One user's queue full** while the main instance reads what we
-    ///   send: that user's handler is stuck or too slow. The session is
-    ///   stopped, its queued events are dropped (the log line counts them) and
-    ///   the user gets DISCONNECTED (`OTHER_ERROR`, which Spectrum 2 answers
-    ///   with LOGOUT and a new LOGIN). Other users are not held back.
-    /// * **One user's queue full** while handlers wait for the main instance
-    ///   to read what they sent: the main instance, not the handler, is slow;
-    ///   reading pauses as for the total.
+    /// * **Total reached, or one user's queue full**: the backend stops
+    ///   reading the socket until handlers have taken some input (TCP
+    ///   backpressure: the main instance's writes wait). Meanwhile a STATS
+    ///   frame goes out at least every [keepalive](Runtime::keepalive)
+    ///   interval, so Spectrum 2, which counts any frame as alive, keeps the
+    ///   backend.
+    /// * **A stuck handler**: if the user whose queue is full has taken
+    ///   nothing from it for [`stuck_after`](Runtime::stuck_after) while the
+    ///   main instance reads what we send (so the handler is not merely
+    ///   waiting to send), that session is stopped, its queued events are
+    ///   dropped (the log line counts them) and the user gets DISCONNECTED
+    ///   (`OTHER_ERROR`, which Spectrum 2 answers with LOGOUT and a new
+    ///   LOGIN). Reading resumes for everyone else.
     ///
     /// A single event larger than a bound is still accepted into an empty
     /// queue.
     pub fn input_limits(mut self, per_user: usize, total: usize) -> Self {
-        self.limits = Limits { per_user, total };
+        self.limits.per_user = per_user;
+        self.limits.total = total;
+        self
+    }
+
+    /// How long a handler may take nothing from its full input queue before
+    /// its session is stopped (default [`DEFAULT_STUCK_AFTER`]); see
+    /// [`Runtime::input_limits`].
+    pub fn stuck_after(mut self, timeout: Duration) -> Self {
+        self.limits.stuck_after = timeout;
         self
     }
 
@@ -609,14 +622,16 @@ fn route_pending<B: Backend>(
             crate::session::orphan(backend, event);
             None
         }
-        Routed::UserFull(event) if !out.is_backed_up() => {
+        Routed::UserFull(event, idle)
+            if idle >= sessions.limits().stuck_after && !out.is_backed_up() =>
+        {
             if let Some(user) = event.user().map(str::to_owned) {
                 sessions.evict(&user);
             }
             crate::session::orphan(backend, event);
             None
         }
-        Routed::UserFull(event) | Routed::TotalFull(event) => Some((event, len)),
+        Routed::UserFull(event, _) | Routed::TotalFull(event) => Some((event, len)),
     };
     if out.set_paused(waiting.is_some()) {
         tracing::debug!(

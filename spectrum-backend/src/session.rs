@@ -32,6 +32,8 @@ pub(crate) const EVENT_OVERHEAD: usize = 256;
 pub(crate) struct Limits {
     pub(crate) per_user: usize,
     pub(crate) total: usize,
+    /// A handler that took nothing from its full queue for this long is stuck.
+    pub(crate) stuck_after: std::time::Duration,
 }
 
 /// Bytes of input queued for every session together.
@@ -53,10 +55,21 @@ impl Budget {
 }
 
 /// One user's queued input.
-#[derive(Default)]
 struct UserQueue {
     bytes: AtomicUsize,
     events: AtomicUsize,
+    /// When the handler last took an event (or the session started).
+    last_taken: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Default for UserQueue {
+    fn default() -> Self {
+        UserQueue {
+            bytes: AtomicUsize::new(0),
+            events: AtomicUsize::new(0),
+            last_taken: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
 }
 
 /// The memory one queued event holds; released when the event leaves the
@@ -69,6 +82,11 @@ pub(crate) struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        *self
+            .user
+            .last_taken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         self.user.bytes.fetch_sub(self.cost, Ordering::AcqRel);
         self.user.events.fetch_sub(1, Ordering::AcqRel);
         self.budget.used.fetch_sub(self.cost, Ordering::AcqRel);
@@ -98,8 +116,9 @@ pub(crate) enum Routed {
     Queued,
     /// No session for its user: answer it as an orphan.
     NoSession(Event),
-    /// The user's queue is full; the event is given back.
-    UserFull(Event),
+    /// The user's queue is full; the event is given back, with how long
+    /// the user's handler has taken nothing from it.
+    UserFull(Event, std::time::Duration),
     /// Every session's queues together are full; the event is given back.
     TotalFull(Event),
 }
@@ -240,7 +259,13 @@ impl<B: Backend> Sessions<B> {
         }
         let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
         if user_bytes > 0 && user_bytes + cost > self.limits.per_user {
-            return Routed::UserFull(event);
+            let idle = entry
+                .queued
+                .last_taken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed();
+            return Routed::UserFull(event, idle);
         }
         let used = self.budget.used();
         if used > 0 && used + cost > self.limits.total {
@@ -258,6 +283,10 @@ impl<B: Backend> Sessions<B> {
         Routed::Queued
     }
 
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Ends the session of a user whose handler does not keep up: its task
     /// is stopped, its queued events are dropped (and counted in the log),
     /// and the user is told with DISCONNECTED. Spectrum 2 then logs the user
@@ -273,15 +302,17 @@ impl<B: Backend> Sessions<B> {
             queued_events = events,
             queued_bytes = bytes,
             limit = self.limits.per_user,
-            "the session's handler is not keeping up and its input queue is full: \
-             session stopped, its queued events dropped, user disconnected"
+            "the session's handler is stuck (it took nothing from its full input queue \
+             for {:?}): session stopped, its queued events dropped, user disconnected",
+            self.limits.stuck_after
         );
         entry.task.abort();
         entry.ctx.end();
         let ctx = entry.ctx;
         let text = format!(
-            "the backend stopped this session: its handler did not keep up and \
-             {events} events were waiting ({bytes} bytes); they were dropped"
+            "the backend stopped this session: its handler did not keep up (stuck for \
+             {:?}) and {events} events were waiting ({bytes} bytes); they were dropped",
+            self.limits.stuck_after
         );
         self.pool.spawn(
             async move {

@@ -223,6 +223,7 @@ async fn a_query_that_cannot_be_sent_does_not_shift_later_answers() -> Result<()
 async fn a_stuck_handler_with_a_full_queue_disconnects_only_its_user() -> Result<()> {
     let mut main = MainInstance::start_with::<Probe>(CONFIG, |rt| {
         rt.input_limits(8 * 1024, 1 << 20)
+            .stuck_after(Duration::from_millis(300))
             .shutdown_grace(Duration::from_millis(300))
     })
     .await?;
@@ -242,6 +243,8 @@ async fn a_stuck_handler_with_a_full_queue_disconnects_only_its_user() -> Result
         .await?;
     assert_eq!(gone.error, proto::ConnectionError::OtherError as i32);
     assert!(gone.message().contains("did not keep up"), "{gone:?}");
+    // The filler beyond the bound was refused as for a user without a
+    // session: nothing is answered for it, and nothing waits for it.
     // b is served all along, and PING is answered.
     main.send_message("b@localhost", "bob", "still here")
         .await?;
