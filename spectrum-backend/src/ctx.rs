@@ -8,8 +8,10 @@ use spectrum_proto::{self as proto, ConnectionError, ParticipantFlag, Payload, S
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::handler::VCardReply;
-use crate::runtime::{BackendCtx, Outbox};
+use bytes::Bytes;
+
+use crate::backend_ctx::BackendCtx;
+use crate::outbox::Outbox;
 use crate::{Config, Result};
 
 /// A user's session context: who the user is, and how to reach the main
@@ -409,6 +411,40 @@ pub(crate) fn new_participant(user: &str, room: String, nickname: String) -> pro
         newname: Some(String::new()),
         icon_hash: None,
         alias: Some(String::new()),
+    }
+}
+
+/// A vCard, returned by a [`crate::event::VCard`] handler. Empty fields are
+/// fine: the XMPP client gets an empty vCard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VCardReply {
+    /// The full name (FN).
+    pub fullname: String,
+    /// The nickname.
+    pub nickname: String,
+    /// The photo's raw image bytes.
+    pub photo: Bytes,
+}
+
+impl VCardReply {
+    /// An empty vCard.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the full name.
+    pub fn fullname(mut self, v: impl Into<String>) -> Self {
+        self.fullname = v.into();
+        self
+    }
+    /// Sets the nickname.
+    pub fn nickname(mut self, v: impl Into<String>) -> Self {
+        self.nickname = v.into();
+        self
+    }
+    /// Sets the photo.
+    pub fn photo(mut self, v: impl Into<Bytes>) -> Self {
+        self.photo = v.into();
+        self
     }
 }
 

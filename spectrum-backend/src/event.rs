@@ -11,8 +11,9 @@
 
 use spectrum_proto as proto;
 
-use crate::handler::{EventKind, Incoming, VCardReply};
-use crate::{Ctx, Event};
+use crate::ctx::{Ctx, VCardReply};
+use crate::events::{Event, EventKind};
+use crate::handler::{Incoming, PayloadOf};
 
 macro_rules! incoming {
     ($($(#[doc = $doc:literal])* $name:ident($payload:ty) => $variant:ident;)*) => {$(
@@ -170,4 +171,24 @@ outgoing! {
     Query;
     /// PING: answered by the runtime, never by a handler.
     Ping;
+}
+
+macro_rules! payload_of {
+    ($($event:ident: $payload:ty),* $(,)?) => {$(
+        #[diagnostic::do_not_recommend]
+        impl PayloadOf<$event> for $payload {
+            fn from_payload(payload: $payload) -> Self {
+                payload
+            }
+        }
+    )*};
+}
+
+payload_of! {
+    Login: proto::Login, Logout: proto::Logout, StatusChanged: proto::Status,
+    ConvMessage: proto::ConversationMessage, JoinRoom: proto::Room, LeaveRoom: proto::Room,
+    BuddyChanged: proto::Buddy, BuddyRemoved: proto::Buddy, BuddyTyping: proto::Buddy,
+    BuddyTyped: proto::Buddy, BuddyStoppedTyping: proto::Buddy,
+    Attention: proto::ConversationMessage, VCard: proto::VCard, VCardUpdate: proto::VCard,
+    RoomSubjectChanged: proto::ConversationMessage, RawXml: String, Buddies: proto::Buddies,
 }

@@ -55,11 +55,13 @@
 extern crate self as spectrum_backend;
 
 mod args;
+mod backend_ctx;
 mod capabilities;
 mod config;
 mod ctx;
 mod error;
 pub mod event;
+mod events;
 pub mod handler;
 mod logging;
 mod outbox;
@@ -70,14 +72,18 @@ mod stats;
 pub mod testing;
 
 pub use args::{Args, ArgsError, USAGE};
+pub use backend_ctx::BackendCtx;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
-pub use ctx::{BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder};
+pub use ctx::{
+    BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder, VCardReply,
+};
 pub use error::{Error, Result, RunError, SendError};
-pub use handler::{Backend, Event, EventKind, VCardReply, unhandled};
+pub use events::{Event, EventKind};
+pub use handler::{Backend, unhandled};
 pub use runtime::{
-    BackendCtx, DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE,
-    DEFAULT_STUCK_AFTER, Runtime, exit_with, main,
+    DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,
+    exit_with, main,
 };
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;

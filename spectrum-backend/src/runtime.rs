@@ -1,9 +1,9 @@
 //! The connection to the main instance and the backend's life cycle.
 
 use std::any::{Any, TypeId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -14,141 +14,12 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tracing::Instrument as _;
 
-use crate::handler::{Backend, Event};
-pub(crate) use crate::outbox::Outbox;
+use crate::backend_ctx::BackendCtx;
+use crate::events::{Event, into_event};
+use crate::handler::Backend;
+use crate::outbox::Outbox;
 use crate::session::{Limits, Routed, Sessions};
-use crate::{Args, Capabilities, Config, Result, RunError, SendError, outbox, stats};
-
-/// Backend-wide context, shared by every session: the config, shared
-/// state, and messages that are not about one user.
-#[derive(Clone)]
-pub struct BackendCtx {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    config: Config,
-    backend_id: Option<String>,
-    state: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
-    out: Outbox,
-    queries: Mutex<VecDeque<oneshot::Sender<String>>>,
-}
-
-impl std::fmt::Debug for BackendCtx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackendCtx")
-            .field("backend_id", &self.shared.backend_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BackendCtx {
-    /// The transport config file.
-    pub fn config(&self) -> &Config {
-        &self.shared.config
-    }
-
-    /// The id the main instance gave this process (`--service.backend_id`).
-    pub fn backend_id(&self) -> Option<&str> {
-        self.shared.backend_id.as_deref()
-    }
-
-    /// Shared state registered with [`Runtime::with_state`].
-    ///
-    /// # Panics
-    /// If no value of type `T` was registered.
-    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
-        self.try_state().unwrap_or_else(|| {
-            panic!(
-                "no shared state of type `{}`: register it with Runtime::with_state",
-                std::any::type_name::<T>()
-            )
-        })
-    }
-
-    /// Shared state of type `T`, if registered.
-    pub fn try_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.shared
-            .state
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref::<T>())
-    }
-
-    pub(crate) fn outbox(&self) -> &Outbox {
-        &self.shared.out
-    }
-
-    /// ROOM_LIST for every user of the transport: `(room, display name)` pairs.
-    pub async fn room_list<R, N>(&self, rooms: impl IntoIterator<Item = (R, N)>) -> Result<()>
-    where
-        R: Into<String>,
-        N: Into<String>,
-    {
-        self.send_room_list(None, rooms).await
-    }
-
-    pub(crate) async fn send_room_list<R, N>(
-        &self,
-        user: Option<String>,
-        rooms: impl IntoIterator<Item = (R, N)>,
-    ) -> Result<()>
-    where
-        R: Into<String>,
-        N: Into<String>,
-    {
-        let (room, name) = rooms.into_iter().map(|(r, n)| (r.into(), n.into())).unzip();
-        let list = proto::RoomList {
-            room,
-            name,
-            user: Some(user.unwrap_or_default()),
-        };
-        Ok(self.shared.out.send(&Payload::RoomList(list)).await?)
-    }
-
-    /// Runs an admin command on the main instance (QUERY) and returns its
-    /// output, e.g. `query("online_users_count")`.
-    ///
-    /// Answers carry no id; the main instance answers in order, so do we.
-    pub async fn query(&self, command: impl Into<String>) -> Result<String> {
-        let payload = Payload::Query(proto::BackendConfig {
-            config: command.into(),
-        });
-        let frame = self
-            .shared
-            .out
-            .encode_frames(std::slice::from_ref(&payload))?;
-        let slot = self.shared.out.reserve().await?;
-        let (tx, rx) = oneshot::channel();
-        {
-            // One step: the frame and its waiter are queued together, in the
-            // same order for every caller, or not at all. The reader takes
-            // answers under the same lock.
-            let mut queries = self
-                .shared
-                .queries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            slot.put(frame);
-            queries.push_back(tx);
-        }
-        Ok(rx.await.map_err(|_| SendError::NoAnswer)?)
-    }
-
-    fn answer_query(&self, output: String) {
-        let waiting = self
-            .shared
-            .queries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
-        match waiting {
-            Some(tx) => {
-                let _ = tx.send(output);
-            }
-            None => tracing::warn!("QUERY answer with no query waiting; ignored"),
-        }
-    }
-}
+use crate::{Args, Capabilities, Config, RunError, outbox, stats};
 
 /// Builds and runs a backend: start-up as Spectrum 2 spawns it, the
 /// connection, sessions and shutdown.
@@ -411,15 +282,7 @@ impl<B: Backend> Runtime<B> {
             )
             .in_current_span(),
         );
-        let backend = BackendCtx {
-            shared: Arc::new(Shared {
-                config: self.config,
-                backend_id: self.args.backend_id,
-                state: self.state,
-                out: out.clone(),
-                queries: Mutex::new(VecDeque::new()),
-            }),
-        };
+        let backend = BackendCtx::new(self.config, self.args.backend_id, self.state, out.clone());
         let (mut sessions, mut ended) =
             Sessions::<B>::new(backend.clone(), pool.clone(), self.limits);
         let budget = Arc::clone(sessions.budget());
@@ -701,51 +564,6 @@ where
     })
 }
 
-/// Turns a per-user message into its session event.
-// The event is handed back by value on the hot path; boxing it would cost
-// an allocation per event.
-#[allow(clippy::result_large_err)]
-fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
-    let event = match payload {
-        Payload::StatusChanged(m) => Event::StatusChanged(m),
-        Payload::ConvMessage(m) => Event::ConvMessage(m),
-        Payload::JoinRoom(m) => Event::JoinRoom(m),
-        Payload::LeaveRoom(m) => Event::LeaveRoom(m),
-        Payload::BuddyChanged(m) => Event::BuddyChanged(m),
-        Payload::BuddyRemoved(m) => Event::BuddyRemoved(m),
-        Payload::BuddyTyping(m) => Event::BuddyTyping(m),
-        Payload::BuddyTyped(m) => Event::BuddyTyped(m),
-        Payload::BuddyStoppedTyping(m) => Event::BuddyStoppedTyping(m),
-        Payload::Attention(m) => Event::Attention(m),
-        // The main marks an own-vCard update by the presence of a photo.
-        Payload::Vcard(m) if m.photo.is_some() => Event::VCardUpdate(m),
-        Payload::Vcard(m) => Event::VCard(m),
-        Payload::RoomSubjectChanged(m) => Event::RoomSubjectChanged(m),
-        Payload::RawXml(xml) => Event::RawXml(xml),
-        Payload::Buddies(m) => match m.buddy.first() {
-            Some(_) => Event::Buddies(m),
-            None => return Err(Payload::Buddies(m)),
-        },
-        other => return Err(other),
-    };
-    Ok(event)
-}
-
-/// The bare JID in the `from` attribute of a RAW_XML stanza: the user.
-pub(crate) fn raw_xml_user(xml: &str) -> Option<&str> {
-    let start = xml.find('<')?;
-    let end = xml[start..].find('>')? + start;
-    let tag = &xml[start..end];
-    let at = tag.find(" from=")? + " from=".len();
-    let quote = tag[at..].chars().next()?;
-    if quote != '\'' && quote != '"' {
-        return None;
-    }
-    let value = &tag[at + 1..];
-    let value = &value[..value.find(quote)?];
-    Some(value.split('/').next().unwrap_or(value))
-}
-
 /// SIGTERM, SIGINT and SIGHUP, registered once for the life of the
 /// connection so that none is missed between two frames. All three end the
 /// backend the same way: every session logs out, everything sent is
@@ -834,19 +652,4 @@ pub fn exit_with(error: RunError) -> ExitCode {
 /// ```
 pub fn main<B: Backend>() -> ExitCode {
     Runtime::<B>::from_env().map_or_else(exit_with, Runtime::block_on)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::raw_xml_user;
-
-    #[test]
-    fn raw_xml_is_routed_by_from() {
-        assert_eq!(
-            raw_xml_user("<message from='a@b.c/res' to='x@y'><body/></message>"),
-            Some("a@b.c")
-        );
-        assert_eq!(raw_xml_user("<iq to=\"x\" from=\"u@h\"/>"), Some("u@h"));
-        assert_eq!(raw_xml_user("<presence to='x'/>"), None);
-    }
 }

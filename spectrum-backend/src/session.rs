@@ -17,11 +17,11 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::ctx::{new_participant, vcard_payload};
+use crate::Error;
+use crate::backend_ctx::BackendCtx;
+use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
+use crate::events::Event;
 use crate::handler::Backend;
-use crate::handler::VCardReply;
-use crate::runtime::BackendCtx;
-use crate::{Ctx, Error, Event};
 
 /// What an event is taken to cost in memory while queued, besides its frame:
 /// the box, the message struct and its strings' headers.
