@@ -62,7 +62,7 @@ impl BackendCtx {
         self.shared.backend_id.as_deref()
     }
 
-    /// Shared state registered with [`Runtime::with_state`].
+    /// Shared state registered with [`Runtime::with_state`](crate::Runtime::with_state).
     ///
     /// # Panics
     /// If no value of type `T` was registered.

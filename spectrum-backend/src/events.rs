@@ -2,159 +2,132 @@
 //! way to a user's session, and the user it is for.
 //!
 //! Plain data over the protocol types; nothing here knows about sessions,
-//! handlers or the connection.
+//! handlers or the connection. Everything that lists events is generated
+//! from the one table, [`spectrum_events::events!`].
 
-use spectrum_proto::{self as proto, Payload};
+use spectrum_proto::Payload;
 
-/// Every event a backend can handle, as a plain value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EventKind {
-    /// [`crate::event::Login`].
-    Login,
-    /// [`crate::event::Logout`].
-    Logout,
-    /// [`crate::event::Exit`].
-    Exit,
-    /// [`crate::event::StatusChanged`].
-    StatusChanged,
-    /// [`crate::event::ConvMessage`].
-    ConvMessage,
-    /// [`crate::event::JoinRoom`].
-    JoinRoom,
-    /// [`crate::event::LeaveRoom`].
-    LeaveRoom,
-    /// [`crate::event::BuddyChanged`].
-    BuddyChanged,
-    /// [`crate::event::BuddyRemoved`].
-    BuddyRemoved,
-    /// [`crate::event::BuddyTyping`].
-    BuddyTyping,
-    /// [`crate::event::BuddyTyped`].
-    BuddyTyped,
-    /// [`crate::event::BuddyStoppedTyping`].
-    BuddyStoppedTyping,
-    /// [`crate::event::Attention`].
-    Attention,
-    /// [`crate::event::VCard`].
-    VCard,
-    /// [`crate::event::VCardUpdate`].
-    VCardUpdate,
-    /// [`crate::event::RoomSubjectChanged`].
-    RoomSubjectChanged,
-    /// [`crate::event::RawXml`].
-    RawXml,
-    /// [`crate::event::Buddies`].
-    Buddies,
-}
-
-/// An event for one user's session, decoded and routed by the runtime.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Event {
-    /// See [`crate::event::StatusChanged`].
-    StatusChanged(proto::Status),
-    /// See [`crate::event::ConvMessage`].
-    ConvMessage(proto::ConversationMessage),
-    /// See [`crate::event::JoinRoom`].
-    JoinRoom(proto::Room),
-    /// See [`crate::event::LeaveRoom`].
-    LeaveRoom(proto::Room),
-    /// See [`crate::event::BuddyChanged`].
-    BuddyChanged(proto::Buddy),
-    /// See [`crate::event::BuddyRemoved`].
-    BuddyRemoved(proto::Buddy),
-    /// See [`crate::event::BuddyTyping`].
-    BuddyTyping(proto::Buddy),
-    /// See [`crate::event::BuddyTyped`].
-    BuddyTyped(proto::Buddy),
-    /// See [`crate::event::BuddyStoppedTyping`].
-    BuddyStoppedTyping(proto::Buddy),
-    /// See [`crate::event::Attention`].
-    Attention(proto::ConversationMessage),
-    /// See [`crate::event::VCard`].
-    VCard(proto::VCard),
-    /// See [`crate::event::VCardUpdate`].
-    VCardUpdate(proto::VCard),
-    /// See [`crate::event::RoomSubjectChanged`].
-    RoomSubjectChanged(proto::ConversationMessage),
-    /// See [`crate::event::RawXml`].
-    RawXml(String),
-    /// See [`crate::event::Buddies`].
-    Buddies(proto::Buddies),
-}
-
-impl Event {
-    /// The XMPP bare JID of the user the event is for. For RAW_XML, the bare
-    /// part of the stanza's `from` attribute.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            Event::StatusChanged(m) => Some(&m.user_name),
-            Event::ConvMessage(m) | Event::Attention(m) | Event::RoomSubjectChanged(m) => {
-                Some(&m.user_name)
-            }
-            Event::JoinRoom(m) | Event::LeaveRoom(m) => Some(&m.user_name),
-            Event::BuddyChanged(m)
-            | Event::BuddyRemoved(m)
-            | Event::BuddyTyping(m)
-            | Event::BuddyTyped(m)
-            | Event::BuddyStoppedTyping(m) => Some(&m.user_name),
-            Event::VCard(m) | Event::VCardUpdate(m) => Some(&m.user_name),
-            Event::RawXml(xml) => raw_xml_user(xml),
-            Event::Buddies(m) => m.buddy.first().map(|b| b.user_name.as_str()),
-        }
-    }
-
-    /// The event's name, as written in `#[on(..)]`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::StatusChanged(_) => "StatusChanged",
-            Event::ConvMessage(_) => "ConvMessage",
-            Event::JoinRoom(_) => "JoinRoom",
-            Event::LeaveRoom(_) => "LeaveRoom",
-            Event::BuddyChanged(_) => "BuddyChanged",
-            Event::BuddyRemoved(_) => "BuddyRemoved",
-            Event::BuddyTyping(_) => "BuddyTyping",
-            Event::BuddyTyped(_) => "BuddyTyped",
-            Event::BuddyStoppedTyping(_) => "BuddyStoppedTyping",
-            Event::Attention(_) => "Attention",
-            Event::VCard(_) => "VCard",
-            Event::VCardUpdate(_) => "VCardUpdate",
-            Event::RoomSubjectChanged(_) => "RoomSubjectChanged",
-            Event::RawXml(_) => "RawXml",
-            Event::Buddies(_) => "Buddies",
-        }
-    }
-}
-
-/// Turns a per-user message into its session event.
-// The event is handed back by value on the hot path; boxing it would cost
-// an allocation per event.
-#[allow(clippy::result_large_err)]
-pub(crate) fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
-    let event = match payload {
-        Payload::StatusChanged(m) => Event::StatusChanged(m),
-        Payload::ConvMessage(m) => Event::ConvMessage(m),
-        Payload::JoinRoom(m) => Event::JoinRoom(m),
-        Payload::LeaveRoom(m) => Event::LeaveRoom(m),
-        Payload::BuddyChanged(m) => Event::BuddyChanged(m),
-        Payload::BuddyRemoved(m) => Event::BuddyRemoved(m),
-        Payload::BuddyTyping(m) => Event::BuddyTyping(m),
-        Payload::BuddyTyped(m) => Event::BuddyTyped(m),
-        Payload::BuddyStoppedTyping(m) => Event::BuddyStoppedTyping(m),
-        Payload::Attention(m) => Event::Attention(m),
-        // The main marks an own-vCard update by the presence of a photo.
-        Payload::Vcard(m) if m.photo.is_some() => Event::VCardUpdate(m),
-        Payload::Vcard(m) => Event::VCard(m),
-        Payload::RoomSubjectChanged(m) => Event::RoomSubjectChanged(m),
-        Payload::RawXml(xml) => Event::RawXml(xml),
-        Payload::Buddies(m) => match m.buddy.first() {
-            Some(_) => Event::Buddies(m),
-            None => return Err(Payload::Buddies(m)),
-        },
-        other => return Err(other),
+/// The payload types named in the event table, by the names the table uses.
+pub(crate) mod payload_types {
+    pub(crate) use spectrum_proto::{
+        Buddies, Buddy, ConversationMessage, Login, Logout, Room, Status, VCard,
     };
-    Ok(event)
+    pub(crate) use std::string::String;
+}
+
+use payload_types::*;
+
+macro_rules! event_types {
+    (
+        lifecycle { $($(#[doc = $ld:literal])* $l:ident $(($lp:ident))?;)* }
+        session { $($(#[doc = $sd:literal])* $s:ident($sp:ident) $(<- $sv:ident)?;)* }
+        request { $($(#[doc = $rd:literal])* $r:ident($rp:ident) $(<- $rv:ident)?;)* }
+        outgoing { $($(#[doc = $od:literal])* $o:ident => $hint:literal;)* }
+    ) => {
+        /// Every event a backend can handle, as a plain value.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum EventKind {
+            $(#[doc = concat!("[`crate::event::", stringify!($l), "`].")] $l,)*
+            $(#[doc = concat!("[`crate::event::", stringify!($s), "`].")] $s,)*
+            $(#[doc = concat!("[`crate::event::", stringify!($r), "`].")] $r,)*
+        }
+
+        /// An event for one user's session, decoded and routed by the runtime.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum Event {
+            $(#[doc = concat!("See [`crate::event::", stringify!($s), "`].")] $s($sp),)*
+            $(#[doc = concat!("See [`crate::event::", stringify!($r), "`].")] $r($rp),)*
+        }
+
+        impl Event {
+            /// The XMPP bare JID of the user the event is for. For RAW_XML, the
+            /// bare part of the stanza's `from` attribute.
+            pub fn user(&self) -> Option<&str> {
+                match self {
+                    $(Event::$s(m) => m.session_user(),)*
+                    $(Event::$r(m) => m.session_user(),)*
+                }
+            }
+
+            /// The event's name, as written in `#[on(..)]`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Event::$s(_) => stringify!($s),)*
+                    $(Event::$r(_) => stringify!($r),)*
+                }
+            }
+
+            /// The event as a plain value.
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$s(_) => EventKind::$s,)*
+                    $(Event::$r(_) => EventKind::$r,)*
+                }
+            }
+        }
+
+        /// Turns a per-user message into its session event; the table's
+        /// `<- Variant` entries, after the ones decided by hand.
+        // The event is handed back by value on the hot path; boxing it would
+        // cost an allocation per event.
+        #[allow(clippy::result_large_err)]
+        pub(crate) fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
+            match by_hand(payload)? {
+                Ok(event) => Ok(event),
+                $($(Err(Payload::$sv(m)) => Ok(Event::$s(m)),)?)*
+                $($(Err(Payload::$rv(m)) => Ok(Event::$r(m)),)?)*
+                Err(other) => Err(other),
+            }
+        }
+    };
+}
+
+spectrum_events::events!(event_types);
+
+/// The events without a `<- Variant` in the table: one frame type, several
+/// events. `Err(Err(p))`: not an event; `Ok(Err(p))`: not decided here.
+#[allow(clippy::result_large_err)]
+fn by_hand(payload: Payload) -> std::result::Result<std::result::Result<Event, Payload>, Payload> {
+    Ok(match payload {
+        // The main marks an own-vCard update by the presence of a photo.
+        Payload::Vcard(m) if m.photo.is_some() => Ok(Event::VCardUpdate(m)),
+        Payload::Vcard(m) => Ok(Event::VCard(m)),
+        // A roster names its user in its first entry: an empty one names nobody.
+        Payload::Buddies(m) if m.buddy.is_empty() => return Err(Payload::Buddies(m)),
+        Payload::Buddies(m) => Ok(Event::Buddies(m)),
+        other => Err(other),
+    })
+}
+
+/// The user a payload of an event is for.
+trait SessionUser {
+    fn session_user(&self) -> Option<&str>;
+}
+
+macro_rules! user_name_field {
+    ($($ty:ty),*) => {$(
+        impl SessionUser for $ty {
+            fn session_user(&self) -> Option<&str> {
+                Some(&self.user_name)
+            }
+        }
+    )*};
+}
+
+user_name_field!(Status, ConversationMessage, Room, Buddy, VCard);
+
+impl SessionUser for String {
+    fn session_user(&self) -> Option<&str> {
+        raw_xml_user(self)
+    }
+}
+
+impl SessionUser for Buddies {
+    fn session_user(&self) -> Option<&str> {
+        self.buddy.first().map(|b| b.user_name.as_str())
+    }
 }
 
 /// The bare JID in the `from` attribute of a RAW_XML stanza: the user.

@@ -43,6 +43,12 @@
 //!   concurrently. PING is answered by the runtime while handlers run.
 //! * A handler returning an error, or panicking, ends only that user's
 //!   session with a DISCONNECTED carrying the [`Error`]'s code.
+//! * A LOGIN for a user already served with the same legacy name is a
+//!   duplicate (Spectrum 2 sends those): logged and ignored. Another legacy
+//!   name logs the old session out and starts a new one.
+//! * Input waiting for handlers is bounded ([`Runtime::input_limits`]): when
+//!   it is full the backend stops reading (and keeps Spectrum 2 informed it
+//!   is alive); a stuck handler's session is ended with DISCONNECTED.
 //! * [`Ctx`] has one helper per message a backend sends, bound to the user.
 //!   It is `Clone + Send + 'static`: a session's own tasks keep a clone.
 //!
@@ -62,6 +68,10 @@ mod ctx;
 mod error;
 pub mod event;
 mod events;
+// What only the macro's expansion names (and a hand-written `Backend`
+// through the root re-exports): hidden so that the documented API is what
+// a backend author touches.
+#[doc(hidden)]
 pub mod handler;
 mod logging;
 mod outbox;

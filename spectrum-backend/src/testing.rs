@@ -762,6 +762,11 @@ impl MainInstance {
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        self.peer_exit_code(left).await
+    }
+
+    /// Waits at most `left` for the backend to end; its exit code.
+    async fn peer_exit_code(&mut self, left: Duration) -> Result<i32> {
         let code = match &mut self.peer {
             Peer::InProcess(task) => match tokio::time::timeout(left, task).await {
                 Ok(Ok(Ok(()))) => Ok(0),
@@ -842,27 +847,13 @@ impl MainInstance {
         }
     }
 
-    /// Waits for a spawned backend process to exit after it closed the
-    /// connection (see [`MainInstance::read_to_end`]); its exit code.
+    /// Waits for the backend to end after it closed the connection (see
+    /// [`MainInstance::read_to_end`]), closing our side first as Spectrum 2
+    /// does; its exit code.
     pub async fn wait_for_exit(&mut self) -> Result<i32> {
         use tokio::io::AsyncWriteExt as _;
         let _ = self.framed.get_mut().shutdown().await;
-        let left = self.timeout;
-        let code = match &mut self.peer {
-            Peer::Process { child, .. } => match tokio::time::timeout(left, child.wait()).await {
-                Ok(Ok(status)) => Ok(status.code().unwrap_or(-1)),
-                Ok(Err(e)) => Err(format!("waiting for the backend failed: {e}")),
-                Err(_) => Err("the backend process did not exit".to_owned()),
-            },
-            Peer::InProcess(task) => match tokio::time::timeout(left, task).await {
-                Ok(Ok(Ok(()))) => Ok(0),
-                Ok(Ok(Err(e))) => Err(format!("the backend failed: {e}")),
-                Ok(Err(e)) => Err(format!("the backend task failed: {e}")),
-                Err(_) => Err("the backend did not stop".to_owned()),
-            },
-            Peer::Detached => Ok(0),
-        };
-        code.map_err(|what| self.failure(what))
+        self.peer_exit_code(self.timeout).await
     }
 
     /// Frames received but not yet consumed by an expectation.
