@@ -178,10 +178,6 @@ pub enum SendError {
     /// The connection to the main instance is closed or shutting down.
     #[error("the connection to the Spectrum 2 main instance is closed")]
     Closed,
-    /// The queue of liveness frames is full: the main instance has stopped
-    /// reading from the connection.
-    #[error("the outgoing queue is full: the main instance is not reading")]
-    Full,
     /// The message is larger than the maximum frame length.
     #[error(transparent)]
     Encode(#[from] spectrum_proto::EncodeError),
