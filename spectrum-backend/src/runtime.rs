@@ -55,7 +55,7 @@ pub struct Runtime<B> {
 pub const DEFAULT_INPUT_PER_USER: usize = 4 << 20;
 /// Default bound on the input queued for every user together: 64 MiB.
 pub const DEFAULT_INPUT_TOTAL: usize = 64 << 20;
-/// How long a handler may take nothing from its full input queue before its
+/// How long one user's full input queue may hold reading up before that
 /// session is stopped: 5 s.
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(5);
 /// How long reading may stay paused with nothing written before a
@@ -145,13 +145,14 @@ impl<B: Backend> Runtime<B> {
     ///   frame goes out at least every [keepalive](Runtime::keepalive)
     ///   interval, so Spectrum 2, which counts any frame as alive, keeps the
     ///   backend.
-    /// * **A stuck handler**: if the user whose queue is full has taken
-    ///   nothing from it for [`stuck_after`](Runtime::stuck_after) while the
+    /// * **A handler that does not keep up**: if one user's full queue has
+    ///   held reading up for [`stuck_after`](Runtime::stuck_after) while the
     ///   main instance reads what we send (so the handler is not merely
     ///   waiting to send), that session is stopped, its queued events are
     ///   dropped (the log line counts them) and the user gets DISCONNECTED
     ///   (`OTHER_ERROR`, which Spectrum 2 answers with LOGOUT and a new
-    ///   LOGIN). Reading resumes for everyone else.
+    ///   LOGIN). One slow handler may pause everyone, but never longer than
+    ///   that.
     ///
     /// A single event larger than a bound is still accepted into an empty
     /// queue.
@@ -161,9 +162,9 @@ impl<B: Backend> Runtime<B> {
         self
     }
 
-    /// How long a handler may take nothing from its full input queue before
-    /// its session is stopped (default [`DEFAULT_STUCK_AFTER`]); see
-    /// [`Runtime::input_limits`].
+    /// How long one user's full input queue may hold reading up (while the
+    /// main instance reads us) before that session is stopped (default
+    /// [`DEFAULT_STUCK_AFTER`]); see [`Runtime::input_limits`].
     pub fn stuck_after(mut self, timeout: Duration) -> Self {
         self.limits.stuck_after = timeout;
         self
@@ -295,7 +296,7 @@ impl<B: Backend> Runtime<B> {
         let config_text = self.capabilities.to_ini();
         // An event waiting for room in the queues: while it waits, the
         // socket is not read.
-        let mut pending: Option<(Event, usize)> = None;
+        let mut pending: Option<Pending> = None;
         let mut corrupt = None;
         let reason = loop {
             let frame = tokio::select! {
@@ -469,15 +470,21 @@ impl<B: Backend> Runtime<B> {
     }
 }
 
-/// Queues `pending` (an event and its frame length) if there is room; gives
-/// it back to wait, with reading paused, if there is none. A user whose own
-/// queue is full while the main instance is reading is evicted instead.
+/// An event waiting for room in the queues, while reading is paused, and
+/// its frame length.
+type Pending = (Event, usize);
+
+/// Queues `pending` if there is room; gives it back to wait, with reading
+/// paused, if there is none. A user whose queue has stayed full for
+/// [`Limits::stuck_after`] while the main instance reads us is evicted
+/// instead: one slow handler may pause everyone, but not for longer than
+/// that.
 fn route_pending<B: Backend>(
     sessions: &mut Sessions<B>,
     backend: &BackendCtx,
     out: &Outbox,
-    pending: Option<(Event, usize)>,
-) -> Option<(Event, usize)> {
+    pending: Option<Pending>,
+) -> Option<Pending> {
     let (event, len) = pending?;
     let waiting = match sessions.route(event, len) {
         Routed::Queued => None,
@@ -485,9 +492,14 @@ fn route_pending<B: Backend>(
             crate::session::orphan(backend, event);
             None
         }
-        Routed::UserFull(event, idle)
-            if idle >= sessions.limits().stuck_after && !out.is_backed_up() =>
-        {
+        Routed::UserFull(event, _) if out.is_backed_up() => {
+            // Handlers wait for the main instance to read: not their fault.
+            if let Some(user) = event.user().map(str::to_owned) {
+                sessions.not_stuck(&user);
+            }
+            Some((event, len))
+        }
+        Routed::UserFull(event, since) if since.elapsed() >= sessions.limits().stuck_after => {
             if let Some(user) = event.user().map(str::to_owned) {
                 sessions.evict(&user);
             }

@@ -32,7 +32,8 @@ pub(crate) const EVENT_OVERHEAD: usize = 256;
 pub(crate) struct Limits {
     pub(crate) per_user: usize,
     pub(crate) total: usize,
-    /// A handler that took nothing from its full queue for this long is stuck.
+    /// A user whose full queue has held reading up this long (while the main
+    /// instance reads us) has a handler that cannot keep up.
     pub(crate) stuck_after: std::time::Duration,
 }
 
@@ -55,21 +56,10 @@ impl Budget {
 }
 
 /// One user's queued input.
+#[derive(Default)]
 struct UserQueue {
     bytes: AtomicUsize,
     events: AtomicUsize,
-    /// When the handler last took an event (or the session started).
-    last_taken: std::sync::Mutex<std::time::Instant>,
-}
-
-impl Default for UserQueue {
-    fn default() -> Self {
-        UserQueue {
-            bytes: AtomicUsize::new(0),
-            events: AtomicUsize::new(0),
-            last_taken: std::sync::Mutex::new(std::time::Instant::now()),
-        }
-    }
 }
 
 /// The memory one queued event holds; released when the event leaves the
@@ -82,11 +72,6 @@ pub(crate) struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        *self
-            .user
-            .last_taken
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         self.user.bytes.fetch_sub(self.cost, Ordering::AcqRel);
         self.user.events.fetch_sub(1, Ordering::AcqRel);
         self.budget.used.fetch_sub(self.cost, Ordering::AcqRel);
@@ -105,6 +90,9 @@ pub(crate) enum SessionMsg {
 struct Entry {
     queue: mpsc::UnboundedSender<SessionMsg>,
     queued: Arc<UserQueue>,
+    /// Since when the queue has been full with input waiting for it, until
+    /// it is next seen empty.
+    full_since: Option<std::time::Instant>,
     task: JoinHandle<()>,
     generation: u64,
     legacy_name: String,
@@ -116,9 +104,10 @@ pub(crate) enum Routed {
     Queued,
     /// No session for its user: answer it as an orphan.
     NoSession(Event),
-    /// The user's queue is full; the event is given back, with how long
-    /// the user's handler has taken nothing from it.
-    UserFull(Event, std::time::Duration),
+    /// The user's queue is full; the event is given back, with since when
+    /// the queue has been full (not counting time the main instance held
+    /// us back, see [`Sessions::not_stuck`]).
+    UserFull(Event, std::time::Instant),
     /// Every session's queues together are full; the event is given back.
     TotalFull(Event),
 }
@@ -238,6 +227,7 @@ impl<B: Backend> Sessions<B> {
             Entry {
                 queue,
                 queued: Arc::default(),
+                full_since: None,
                 task,
                 generation,
                 legacy_name,
@@ -250,7 +240,7 @@ impl<B: Backend> Sessions<B> {
     /// length. An event always fits an empty queue, however large.
     pub(crate) fn route(&mut self, event: Event, cost: usize) -> Routed {
         let cost = cost + EVENT_OVERHEAD;
-        let Some(entry) = event.user().and_then(|user| self.map.get(user)) else {
+        let Some(entry) = event.user().and_then(|user| self.map.get_mut(user)) else {
             return Routed::NoSession(event);
         };
         // A closed queue means the session task has ended.
@@ -258,14 +248,12 @@ impl<B: Backend> Sessions<B> {
             return Routed::NoSession(event);
         }
         let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
+        if user_bytes == 0 {
+            entry.full_since = None;
+        }
         if user_bytes > 0 && user_bytes + cost > self.limits.per_user {
-            let idle = entry
-                .queued
-                .last_taken
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .elapsed();
-            return Routed::UserFull(event, idle);
+            let since = *entry.full_since.get_or_insert_with(std::time::Instant::now);
+            return Routed::UserFull(event, since);
         }
         let used = self.budget.used();
         if used > 0 && used + cost > self.limits.total {
@@ -281,6 +269,14 @@ impl<B: Backend> Sessions<B> {
         };
         let _ = entry.queue.send(SessionMsg::Event(Box::new(event), ticket));
         Routed::Queued
+    }
+
+    /// The user's full queue is the main instance's doing (it does not read
+    /// what we send, so handlers wait to send): it counts from now.
+    pub(crate) fn not_stuck(&mut self, user: &str) {
+        if let Some(entry) = self.map.get_mut(user) {
+            entry.full_since = Some(std::time::Instant::now());
+        }
     }
 
     pub(crate) fn limits(&self) -> Limits {
@@ -302,16 +298,17 @@ impl<B: Backend> Sessions<B> {
             queued_events = events,
             queued_bytes = bytes,
             limit = self.limits.per_user,
-            "the session's handler is stuck (it took nothing from its full input queue \
-             for {:?}): session stopped, its queued events dropped, user disconnected",
+            "the session's handler does not keep up (its full input queue held reading \
+             up for {:?}): session stopped, its queued events dropped, user disconnected",
             self.limits.stuck_after
         );
         entry.task.abort();
         entry.ctx.end();
         let ctx = entry.ctx;
         let text = format!(
-            "the backend stopped this session: its handler did not keep up (stuck for \
-             {:?}) and {events} events were waiting ({bytes} bytes); they were dropped",
+            "the backend stopped this session: its handler did not keep up (its queue \
+             stayed full for {:?}) and {events} events were waiting ({bytes} bytes); \
+             they were dropped",
             self.limits.stuck_after
         );
         self.pool.spawn(

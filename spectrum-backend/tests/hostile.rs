@@ -24,7 +24,8 @@ const CONFIG: &str = "[service]\njid = hostile.localhost\n";
 #[derive(Default, Clone)]
 struct Gate(Arc<tokio::sync::Notify>);
 
-/// `wait` echoes once the gate opens; `hang` never returns; `query:CMD`
+/// `wait` echoes once the gate opens; `hang` never returns; `slow` echoes
+/// after 100 ms; `query:CMD`
 /// answers `CMD=>OUTPUT` (or `error:..`), `query-repeat:N` the same for a
 /// command of N `x`; anything else is echoed.
 struct Probe;
@@ -48,6 +49,10 @@ impl Probe {
                 ctx.message(&msg.buddy_name, "waited").send().await
             }
             "hang" => std::future::pending().await,
+            "slow" => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                ctx.message(&msg.buddy_name, "slow").send().await
+            }
             "query" | "query-repeat" => {
                 let command = match command {
                     "query" => arg.to_owned(),
@@ -258,6 +263,48 @@ async fn a_stuck_handler_with_a_full_queue_disconnects_only_its_user() -> Result
     main.login("a@localhost", "a", "pw").await?;
     main.send_message("a@localhost", "bob", "back").await?;
     assert_eq!(main.expect_message("a@localhost").await?.message, "back");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_too_slow_for_its_flood_holds_others_up_only_for_a_while() -> Result<()> {
+    let mut main = MainInstance::start_with::<Probe>(CONFIG, |rt| {
+        rt.input_limits(4 * 1024, 1 << 20)
+            .stuck_after(Duration::from_millis(500))
+            .shutdown_grace(Duration::from_millis(300))
+    })
+    .await?;
+    main.handshake().await?;
+    main.login("a@localhost", "a", "pw").await?;
+    main.login("b@localhost", "b", "pw").await?;
+    // a's handler makes progress, ten events a second: far too slow for
+    // two hundred at once.
+    for _ in 0..200 {
+        main.send_message("a@localhost", "bob", "slow").await?;
+    }
+    main.send_message("b@localhost", "bob", "waits at most a while")
+        .await?;
+    let gone = main
+        .expect("DISCONNECTED for a", |p| match p {
+            Payload::Disconnected(d) if d.user == "a@localhost" => Some(d.clone()),
+            _ => None,
+        })
+        .await?;
+    assert!(gone.message().contains("did not keep up"), "{gone:?}");
+    assert_eq!(
+        main.expect_message("b@localhost").await?.message,
+        "waits at most a while"
+    );
+    let served = main
+        .received()
+        .filter(|p| matches!(p, Payload::ConvMessage(m) if m.user_name == "a@localhost"))
+        .count();
+    assert!(
+        served > 0 && served < 200,
+        "a was served until it was stopped: {served}"
+    );
+    main.ping().await?;
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }

@@ -369,7 +369,9 @@ pub(crate) async fn unread(messages: usize) -> Result<(), BoxError> {
         Ok::<_, BoxError>(writer)
     });
     // Unread phase: until the flood is all sent, or has made no progress
-    // for 3 s (the backend stopped reading: backpressure).
+    // for 8 s (the backend stopped reading: backpressure), longer than the
+    // 5 s after which a handler that does not keep up is stopped: waiting
+    // for the main instance is not that.
     let mut peak = baseline;
     let mut last = (0, Instant::now());
     loop {
@@ -382,7 +384,7 @@ pub(crate) async fn unread(messages: usize) -> Result<(), BoxError> {
         }
         if now != last.0 {
             last = (now, Instant::now());
-        } else if last.1.elapsed() > Duration::from_secs(3) {
+        } else if last.1.elapsed() > Duration::from_secs(8) {
             break;
         }
     }
