@@ -11,65 +11,12 @@ use crate::diag::Errors;
 use crate::model::{Checked, Class, Handler, Model};
 use crate::paths;
 
-/// Events a backend receives, and their payload as named in the prelude.
-///
-/// Used only for wording (the protobuf-spelling hint, the expected
-/// signature); the runtime's types stay the authority. A unit test keeps it
-/// in step with `spectrum-backend`.
-const INCOMING: &[(&str, Option<&str>)] = &[
-    ("Login", Some("Login")),
-    ("Logout", Some("Logout")),
-    ("Exit", None),
-    ("StatusChanged", Some("Status")),
-    ("ConvMessage", Some("ConversationMessage")),
-    ("JoinRoom", Some("Room")),
-    ("LeaveRoom", Some("Room")),
-    ("BuddyChanged", Some("Buddy")),
-    ("BuddyRemoved", Some("Buddy")),
-    ("BuddyTyping", Some("Buddy")),
-    ("BuddyTyped", Some("Buddy")),
-    ("BuddyStoppedTyping", Some("Buddy")),
-    ("Attention", Some("ConversationMessage")),
-    ("VCard", Some("VCard")),
-    ("VCardUpdate", Some("VCard")),
-    ("RoomSubjectChanged", Some("ConversationMessage")),
-    ("RawXml", Some("String")),
-    ("Buddies", Some("Buddies")),
-];
-
-/// Messages only backends send, and what to call instead of handling them.
-const OUTGOING: &[(&str, &str)] = &[
-    (
-        "Connected",
-        "return `Ok(session)` from the `#[on(Login)]` handler; the runtime sends CONNECTED",
-    ),
-    (
-        "Disconnected",
-        "call `ctx.disconnect(code, reason)`, or return an error from a handler",
-    ),
-    ("Pong", "nothing: the runtime answers every PING itself"),
-    ("Ping", "nothing: the runtime answers every PING itself"),
-    ("Stats", "nothing: the runtime sends STATS after every PONG"),
-    (
-        "BackendConfig",
-        "nothing: the runtime derives BACKEND_CONFIG from your handlers (see `Runtime::capabilities`)",
-    ),
-    (
-        "ParticipantChanged",
-        "call `ctx.participant(room, nick)`, or `ctx.room_joined(&join)` to answer a join",
-    ),
-    (
-        "RoomNicknameChanged",
-        "call `ctx.room_nickname_changed(room, nick)`",
-    ),
-    ("AuthRequest", "call `ctx.auth_request(buddy)`"),
-    ("RoomList", "call `ctx.room_list(rooms)`"),
-    ("ConvMessageAck", "call `ctx.message_ack(buddy, id)`"),
-    (
-        "Query",
-        "call `ctx.backend().query(command)`; the answer is its return value",
-    ),
-];
+// The events a backend receives (with their payload as named in the
+// prelude) and those only backends send (with what to call instead): the
+// runtime's own table. Used for wording (the protobuf-spelling hint, the
+// expected signature, the refusal of backend-only messages); the runtime's
+// types stay the authority for everything else.
+use spectrum_events::{INCOMING, OUTGOING};
 
 fn class_of(event: &syn::Ident) -> Class {
     if event == "Login" {
@@ -459,48 +406,5 @@ mod tests {
         ] {
             assert_eq!(wrong(fine), None, "{fine}");
         }
-    }
-
-    /// The wording tables must name exactly the runtime's events and
-    /// payloads; read from its sources, which live in this workspace.
-    #[test]
-    fn tables_match_the_runtime() {
-        let handler = include_str!("../../spectrum-backend/src/handler.rs");
-        let event = include_str!("../../spectrum-backend/src/event.rs");
-
-        let body = macro_body(handler, "payload_of! {");
-        let mut payloads: Vec<(String, String)> = body
-            .split(',')
-            .filter_map(|pair| {
-                let (event, payload) = pair.split_once(':')?;
-                let payload = payload.trim().rsplit("::").next()?.to_owned();
-                Some((event.trim().to_owned(), payload))
-            })
-            .collect();
-        payloads.push(("Exit".to_owned(), String::new()));
-        payloads.sort();
-        let mut ours: Vec<(String, String)> = INCOMING
-            .iter()
-            .map(|(e, p)| ((*e).to_owned(), p.unwrap_or_default().to_owned()))
-            .collect();
-        ours.sort();
-        assert_eq!(ours, payloads);
-
-        let mut outgoing: Vec<&str> = macro_body(event, "outgoing! {")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with("//") && !l.is_empty())
-            .map(|l| l.trim_end_matches(';'))
-            .collect();
-        outgoing.sort_unstable();
-        let mut ours: Vec<&str> = OUTGOING.iter().map(|(n, _)| *n).collect();
-        ours.sort_unstable();
-        assert_eq!(ours, outgoing);
-    }
-
-    fn macro_body<'a>(source: &'a str, start: &str) -> &'a str {
-        let from = source.find(start).expect("the macro call") + start.len();
-        let len = source[from..].find('}').expect("its end");
-        &source[from..from + len]
     }
 }

@@ -1,6 +1,6 @@
 //! BACKEND_CONFIG: the features Spectrum 2 enables for the whole transport.
 
-use crate::handler::EventKind;
+use crate::events::EventKind;
 
 /// What this backend announces in BACKEND_CONFIG, once, before its first
 /// PONG. Derived from the handled events; override with

@@ -33,6 +33,8 @@ pub struct Config {
     /// `section.key` → every value given, in file order.
     values: BTreeMap<String, Vec<String>>,
     path: Option<PathBuf>,
+    /// 1-based numbers of the lines that were not UTF-8.
+    lossy_lines: Vec<usize>,
 }
 
 /// The config file could not be used.
@@ -78,11 +80,11 @@ impl Config {
     /// Reads and parses a config file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::parse(&text).map_err(|e| match e {
+        let mut config = Self::parse_bytes(&bytes).map_err(|e| match e {
             ConfigError::Syntax { line, text, .. } => ConfigError::Syntax {
                 path: Some(path.to_owned()),
                 line,
@@ -92,6 +94,42 @@ impl Config {
         })?;
         config.path = Some(path.to_owned());
         Ok(config)
+    }
+
+    /// Parses a config file's bytes. Spectrum 2 reads its config as bytes,
+    /// so files in Latin-1 or another legacy encoding (a name in a comment)
+    /// are common: lines that are not UTF-8 are read with U+FFFD in place of
+    /// the bad bytes and listed in [`Config::lossy_lines`] (the runtime
+    /// warns about each).
+    ///
+    /// ```
+    /// let cfg = spectrum_backend::Config::parse_bytes(b"# Jos\xe9\n[service]\njid = x\n").unwrap();
+    /// assert_eq!(cfg.get("service.jid"), Some("x"));
+    /// assert_eq!(cfg.lossy_lines(), [1]);
+    /// ```
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let mut lossy_lines = Vec::new();
+        let mut text = String::with_capacity(bytes.len());
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            match std::str::from_utf8(line) {
+                Ok(line) => text.push_str(line),
+                Err(_) => {
+                    lossy_lines.push(i + 1);
+                    text.push_str(&String::from_utf8_lossy(line));
+                }
+            }
+        }
+        let mut config = Self::parse(&text)?;
+        config.lossy_lines = lossy_lines;
+        Ok(config)
+    }
+
+    /// The 1-based numbers of the lines of the file that were not UTF-8.
+    pub fn lossy_lines(&self) -> &[usize] {
+        &self.lossy_lines
     }
 
     /// Parses config text.
@@ -132,7 +170,11 @@ impl Config {
                 .or_default()
                 .push(value.trim().to_owned());
         }
-        Ok(Config { values, path: None })
+        Ok(Config {
+            values,
+            path: None,
+            lossy_lines: Vec::new(),
+        })
     }
 
     /// Applies `--section.key=value` overrides from the command line; an

@@ -6,9 +6,12 @@ use std::time::SystemTime;
 
 use spectrum_proto::{self as proto, ConnectionError, ParticipantFlag, Payload, StatusType};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
-use crate::handler::VCardReply;
-use crate::runtime::{BackendCtx, Outbox};
+use bytes::Bytes;
+
+use crate::backend_ctx::BackendCtx;
+use crate::outbox::Outbox;
 use crate::{Config, Result};
 
 /// A user's session context: who the user is, and how to reach the main
@@ -29,6 +32,9 @@ struct Inner {
     backend: BackendCtx,
     ended: CancellationToken,
     connected: std::sync::atomic::AtomicBool,
+    /// The session's span: frames sent from the session's own tasks are
+    /// logged in it too.
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -40,7 +46,12 @@ impl std::fmt::Debug for Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(user: String, legacy_name: String, backend: BackendCtx) -> Self {
+    pub(crate) fn new(
+        user: String,
+        legacy_name: String,
+        backend: BackendCtx,
+        span: tracing::Span,
+    ) -> Self {
         Ctx {
             inner: Arc::new(Inner {
                 user,
@@ -48,6 +59,7 @@ impl Ctx {
                 backend,
                 ended: CancellationToken::new(),
                 connected: std::sync::atomic::AtomicBool::new(false),
+                span,
             }),
         }
     }
@@ -100,10 +112,20 @@ impl Ctx {
         self.inner.backend.outbox()
     }
 
+    /// Queues frames to be written together, in the session's span whatever
+    /// task calls it.
+    async fn send_all(&self, payloads: &[Payload]) -> Result<()> {
+        Ok(self
+            .out()
+            .send_all(payloads)
+            .instrument(self.inner.span.clone())
+            .await?)
+    }
+
     /// Sends any payload the main instance handles. The typed helpers are
     /// preferred; this is the escape hatch.
     pub async fn send(&self, payload: Payload) -> Result<()> {
-        Ok(self.out().send(&payload).await?)
+        self.send_all(std::slice::from_ref(&payload)).await
     }
 
     /// DISCONNECTED: the user's legacy session is gone. Spectrum 2 answers
@@ -153,7 +175,7 @@ impl Ctx {
             .into_iter()
             .map(|b| Payload::BuddyChanged(b.buddy))
             .collect();
-        Ok(self.out().send_all(&payloads).await?)
+        self.send_all(&payloads).await
     }
 
     /// BUDDY_REMOVED: the contact is gone from the legacy roster.
@@ -389,6 +411,40 @@ pub(crate) fn new_participant(user: &str, room: String, nickname: String) -> pro
         newname: Some(String::new()),
         icon_hash: None,
         alias: Some(String::new()),
+    }
+}
+
+/// A vCard, returned by a [`crate::event::VCard`] handler. Empty fields are
+/// fine: the XMPP client gets an empty vCard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VCardReply {
+    /// The full name (FN).
+    pub fullname: String,
+    /// The nickname.
+    pub nickname: String,
+    /// The photo's raw image bytes.
+    pub photo: Bytes,
+}
+
+impl VCardReply {
+    /// An empty vCard.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the full name.
+    pub fn fullname(mut self, v: impl Into<String>) -> Self {
+        self.fullname = v.into();
+        self
+    }
+    /// Sets the nickname.
+    pub fn nickname(mut self, v: impl Into<String>) -> Self {
+        self.nickname = v.into();
+        self
+    }
+    /// Sets the photo.
+    pub fn photo(mut self, v: impl Into<Bytes>) -> Self {
+        self.photo = v.into();
+        self
     }
 }
 
@@ -653,7 +709,7 @@ impl RoomJoin<'_> {
             msg.nickname = Some(by);
             frames.push(Payload::RoomSubjectChanged(msg));
         }
-        Ok(self.ctx.out().send_all(&frames).await?)
+        self.ctx.send_all(&frames).await
     }
 }
 

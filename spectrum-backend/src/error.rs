@@ -178,10 +178,6 @@ pub enum SendError {
     /// The connection to the main instance is closed or shutting down.
     #[error("the connection to the Spectrum 2 main instance is closed")]
     Closed,
-    /// The queue of liveness frames is full: the main instance has stopped
-    /// reading from the connection.
-    #[error("the outgoing queue is full: the main instance is not reading")]
-    Full,
     /// The message is larger than the maximum frame length.
     #[error(transparent)]
     Encode(#[from] spectrum_proto::EncodeError),
@@ -216,4 +212,9 @@ pub enum RunError {
     /// Reading from the main instance failed.
     #[error("connection to the main instance failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The main instance's stream is out of step (a length prefix no real
+    /// frame has): the backend exits non-zero so that Spectrum 2 starts a new
+    /// one rather than keep a backend that looks alive but cannot hear.
+    #[error(transparent)]
+    CorruptStream(spectrum_proto::CorruptStream),
 }

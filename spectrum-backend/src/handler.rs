@@ -3,52 +3,10 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
 use spectrum_proto as proto;
 
-use crate::{BackendCtx, Ctx, Error, Result};
-
-/// Every event a backend can handle, as a plain value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EventKind {
-    /// [`crate::event::Login`].
-    Login,
-    /// [`crate::event::Logout`].
-    Logout,
-    /// [`crate::event::Exit`].
-    Exit,
-    /// [`crate::event::StatusChanged`].
-    StatusChanged,
-    /// [`crate::event::ConvMessage`].
-    ConvMessage,
-    /// [`crate::event::JoinRoom`].
-    JoinRoom,
-    /// [`crate::event::LeaveRoom`].
-    LeaveRoom,
-    /// [`crate::event::BuddyChanged`].
-    BuddyChanged,
-    /// [`crate::event::BuddyRemoved`].
-    BuddyRemoved,
-    /// [`crate::event::BuddyTyping`].
-    BuddyTyping,
-    /// [`crate::event::BuddyTyped`].
-    BuddyTyped,
-    /// [`crate::event::BuddyStoppedTyping`].
-    BuddyStoppedTyping,
-    /// [`crate::event::Attention`].
-    Attention,
-    /// [`crate::event::VCard`].
-    VCard,
-    /// [`crate::event::VCardUpdate`].
-    VCardUpdate,
-    /// [`crate::event::RoomSubjectChanged`].
-    RoomSubjectChanged,
-    /// [`crate::event::RawXml`].
-    RawXml,
-    /// [`crate::event::Buddies`].
-    Buddies,
-}
+use crate::events::{Event, EventKind};
+use crate::{BackendCtx, Ctx, Error, Result, VCardReply};
 
 /// A backend: the type is one user's session.
 ///
@@ -154,26 +112,6 @@ pub trait PayloadOf<E: Incoming, P = <E as Incoming>::Payload>: Sized {
     fn from_payload(payload: E::Payload) -> Self;
 }
 
-macro_rules! payload_of {
-    ($($event:ident: $payload:ty),* $(,)?) => {$(
-        #[diagnostic::do_not_recommend]
-        impl PayloadOf<crate::event::$event> for $payload {
-            fn from_payload(payload: $payload) -> Self {
-                payload
-            }
-        }
-    )*};
-}
-
-payload_of! {
-    Login: proto::Login, Logout: proto::Logout, StatusChanged: proto::Status,
-    ConvMessage: proto::ConversationMessage, JoinRoom: proto::Room, LeaveRoom: proto::Room,
-    BuddyChanged: proto::Buddy, BuddyRemoved: proto::Buddy, BuddyTyping: proto::Buddy,
-    BuddyTyped: proto::Buddy, BuddyStoppedTyping: proto::Buddy,
-    Attention: proto::ConversationMessage, VCard: proto::VCard, VCardUpdate: proto::VCard,
-    RoomSubjectChanged: proto::ConversationMessage, RawXml: String, Buddies: proto::Buddies,
-}
-
 /// What a handler may return for an event whose success value is `T`:
 /// `T` itself, or `Result<T, E>`; `E` is then converted with
 /// [`FromHandlerError`].
@@ -220,119 +158,6 @@ pub trait FromHandlerError<E> {
 impl<E: Into<Error>> FromHandlerError<E> for Error {
     fn from_handler_error(error: E) -> Self {
         error.into()
-    }
-}
-
-/// A vCard, returned by a [`crate::event::VCard`] handler. Empty fields are
-/// fine: the XMPP client gets an empty vCard.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VCardReply {
-    /// The full name (FN).
-    pub fullname: String,
-    /// The nickname.
-    pub nickname: String,
-    /// The photo's raw image bytes.
-    pub photo: Bytes,
-}
-
-impl VCardReply {
-    /// An empty vCard.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Sets the full name.
-    pub fn fullname(mut self, v: impl Into<String>) -> Self {
-        self.fullname = v.into();
-        self
-    }
-    /// Sets the nickname.
-    pub fn nickname(mut self, v: impl Into<String>) -> Self {
-        self.nickname = v.into();
-        self
-    }
-    /// Sets the photo.
-    pub fn photo(mut self, v: impl Into<Bytes>) -> Self {
-        self.photo = v.into();
-        self
-    }
-}
-
-/// An event for one user's session, decoded and routed by the runtime.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Event {
-    /// See [`crate::event::StatusChanged`].
-    StatusChanged(proto::Status),
-    /// See [`crate::event::ConvMessage`].
-    ConvMessage(proto::ConversationMessage),
-    /// See [`crate::event::JoinRoom`].
-    JoinRoom(proto::Room),
-    /// See [`crate::event::LeaveRoom`].
-    LeaveRoom(proto::Room),
-    /// See [`crate::event::BuddyChanged`].
-    BuddyChanged(proto::Buddy),
-    /// See [`crate::event::BuddyRemoved`].
-    BuddyRemoved(proto::Buddy),
-    /// See [`crate::event::BuddyTyping`].
-    BuddyTyping(proto::Buddy),
-    /// See [`crate::event::BuddyTyped`].
-    BuddyTyped(proto::Buddy),
-    /// See [`crate::event::BuddyStoppedTyping`].
-    BuddyStoppedTyping(proto::Buddy),
-    /// See [`crate::event::Attention`].
-    Attention(proto::ConversationMessage),
-    /// See [`crate::event::VCard`].
-    VCard(proto::VCard),
-    /// See [`crate::event::VCardUpdate`].
-    VCardUpdate(proto::VCard),
-    /// See [`crate::event::RoomSubjectChanged`].
-    RoomSubjectChanged(proto::ConversationMessage),
-    /// See [`crate::event::RawXml`].
-    RawXml(String),
-    /// See [`crate::event::Buddies`].
-    Buddies(proto::Buddies),
-}
-
-impl Event {
-    /// The XMPP bare JID of the user the event is for. For RAW_XML, the bare
-    /// part of the stanza's `from` attribute.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            Event::StatusChanged(m) => Some(&m.user_name),
-            Event::ConvMessage(m) | Event::Attention(m) | Event::RoomSubjectChanged(m) => {
-                Some(&m.user_name)
-            }
-            Event::JoinRoom(m) | Event::LeaveRoom(m) => Some(&m.user_name),
-            Event::BuddyChanged(m)
-            | Event::BuddyRemoved(m)
-            | Event::BuddyTyping(m)
-            | Event::BuddyTyped(m)
-            | Event::BuddyStoppedTyping(m) => Some(&m.user_name),
-            Event::VCard(m) | Event::VCardUpdate(m) => Some(&m.user_name),
-            Event::RawXml(xml) => crate::runtime::raw_xml_user(xml),
-            Event::Buddies(m) => m.buddy.first().map(|b| b.user_name.as_str()),
-        }
-    }
-
-    /// The event's name, as written in `#[on(..)]`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::StatusChanged(_) => "StatusChanged",
-            Event::ConvMessage(_) => "ConvMessage",
-            Event::JoinRoom(_) => "JoinRoom",
-            Event::LeaveRoom(_) => "LeaveRoom",
-            Event::BuddyChanged(_) => "BuddyChanged",
-            Event::BuddyRemoved(_) => "BuddyRemoved",
-            Event::BuddyTyping(_) => "BuddyTyping",
-            Event::BuddyTyped(_) => "BuddyTyped",
-            Event::BuddyStoppedTyping(_) => "BuddyStoppedTyping",
-            Event::Attention(_) => "Attention",
-            Event::VCard(_) => "VCard",
-            Event::VCardUpdate(_) => "VCardUpdate",
-            Event::RoomSubjectChanged(_) => "RoomSubjectChanged",
-            Event::RawXml(_) => "RawXml",
-            Event::Buddies(_) => "Buddies",
-        }
     }
 }
 

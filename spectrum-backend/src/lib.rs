@@ -43,6 +43,12 @@
 //!   concurrently. PING is answered by the runtime while handlers run.
 //! * A handler returning an error, or panicking, ends only that user's
 //!   session with a DISCONNECTED carrying the [`Error`]'s code.
+//! * A LOGIN for a user already served with the same legacy name is a
+//!   duplicate (Spectrum 2 sends those): logged and ignored. Another legacy
+//!   name logs the old session out and starts a new one.
+//! * Input waiting for handlers is bounded ([`Runtime::input_limits`]): when
+//!   it is full the backend stops reading (and keeps Spectrum 2 informed it
+//!   is alive); a stuck handler's session is ended with DISCONNECTED.
 //! * [`Ctx`] has one helper per message a backend sends, bound to the user.
 //!   It is `Clone + Send + 'static`: a session's own tasks keep a clone.
 //!
@@ -55,12 +61,18 @@
 extern crate self as spectrum_backend;
 
 mod args;
+mod backend_ctx;
 mod capabilities;
 mod config;
 mod ctx;
 mod error;
 pub mod event;
+mod events;
 pub mod gateway;
+// What only the macro's expansion names (and a hand-written `Backend`
+// through the root re-exports): hidden so that the documented API is what
+// a backend author touches.
+#[doc(hidden)]
 pub mod handler;
 mod logging;
 mod outbox;
@@ -71,12 +83,19 @@ mod stats;
 pub mod testing;
 
 pub use args::{Args, ArgsError, USAGE};
+pub use backend_ctx::BackendCtx;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
-pub use ctx::{BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder};
+pub use ctx::{
+    BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder, VCardReply,
+};
 pub use error::{Error, Result, RunError, SendError};
-pub use handler::{Backend, Event, EventKind, VCardReply, unhandled};
-pub use runtime::{BackendCtx, Runtime, exit_with, main};
+pub use events::{Event, EventKind};
+pub use handler::{Backend, unhandled};
+pub use runtime::{
+    DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,
+    exit_with, main,
+};
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;
 pub use spectrum_proto::{ConnectionError, ParticipantFlag, StatusType};

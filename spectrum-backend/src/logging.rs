@@ -74,7 +74,12 @@ pub(crate) fn init(config: &Config, backend_id: Option<&str>) {
             .with_ansi(false)
             .with_writer(Mutex::new(file))
             .try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => builder
+            .with_writer(std::io::stderr)
+            // Spectrum 2 sends a backend's output to its own log files: colour
+            // codes only for a person at a terminal.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
     if let Some(problem) = problem {
         tracing::warn!("{problem}; logging to stderr");

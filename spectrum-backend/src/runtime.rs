@@ -1,9 +1,9 @@
 //! The connection to the main instance and the backend's life cycle.
 
 use std::any::{Any, TypeId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -14,133 +14,12 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tracing::Instrument as _;
 
-use crate::handler::{Backend, Event};
-pub(crate) use crate::outbox::Outbox;
-use crate::session::Sessions;
-use crate::{Args, Capabilities, Config, Result, RunError, SendError, outbox, stats};
-
-/// Backend-wide context, shared by every session: the config, shared
-/// state, and messages that are not about one user.
-#[derive(Clone)]
-pub struct BackendCtx {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    config: Config,
-    backend_id: Option<String>,
-    state: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
-    out: Outbox,
-    queries: Mutex<VecDeque<oneshot::Sender<String>>>,
-}
-
-impl std::fmt::Debug for BackendCtx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackendCtx")
-            .field("backend_id", &self.shared.backend_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BackendCtx {
-    /// The transport config file.
-    pub fn config(&self) -> &Config {
-        &self.shared.config
-    }
-
-    /// The id the main instance gave this process (`--service.backend_id`).
-    pub fn backend_id(&self) -> Option<&str> {
-        self.shared.backend_id.as_deref()
-    }
-
-    /// Shared state registered with [`Runtime::with_state`].
-    ///
-    /// # Panics
-    /// If no value of type `T` was registered.
-    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
-        self.try_state().unwrap_or_else(|| {
-            panic!(
-                "no shared state of type `{}`: register it with Runtime::with_state",
-                std::any::type_name::<T>()
-            )
-        })
-    }
-
-    /// Shared state of type `T`, if registered.
-    pub fn try_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.shared
-            .state
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref::<T>())
-    }
-
-    pub(crate) fn outbox(&self) -> &Outbox {
-        &self.shared.out
-    }
-
-    /// ROOM_LIST for every user of the transport: `(room, display name)` pairs.
-    pub async fn room_list<R, N>(&self, rooms: impl IntoIterator<Item = (R, N)>) -> Result<()>
-    where
-        R: Into<String>,
-        N: Into<String>,
-    {
-        self.send_room_list(None, rooms).await
-    }
-
-    pub(crate) async fn send_room_list<R, N>(
-        &self,
-        user: Option<String>,
-        rooms: impl IntoIterator<Item = (R, N)>,
-    ) -> Result<()>
-    where
-        R: Into<String>,
-        N: Into<String>,
-    {
-        let (room, name) = rooms.into_iter().map(|(r, n)| (r.into(), n.into())).unzip();
-        let list = proto::RoomList {
-            room,
-            name,
-            user: Some(user.unwrap_or_default()),
-        };
-        Ok(self.shared.out.send(&Payload::RoomList(list)).await?)
-    }
-
-    /// Runs an admin command on the main instance (QUERY) and returns its
-    /// output, e.g. `query("online_users_count")`.
-    ///
-    /// Answers carry no id; the main instance answers in order, so do we.
-    pub async fn query(&self, command: impl Into<String>) -> Result<String> {
-        let (tx, rx) = oneshot::channel();
-        let payload = Payload::Query(proto::BackendConfig {
-            config: command.into(),
-        });
-        {
-            let mut queries = self
-                .shared
-                .queries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            queries.push_back(tx);
-        }
-        self.shared.out.send(&payload).await?;
-        Ok(rx.await.map_err(|_| SendError::NoAnswer)?)
-    }
-
-    fn answer_query(&self, output: String) {
-        let waiting = self
-            .shared
-            .queries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
-        match waiting {
-            Some(tx) => {
-                let _ = tx.send(output);
-            }
-            None => tracing::warn!("QUERY answer with no query waiting; ignored"),
-        }
-    }
-}
+use crate::backend_ctx::BackendCtx;
+use crate::events::{Event, into_event};
+use crate::handler::Backend;
+use crate::outbox::Outbox;
+use crate::session::{Limits, Routed, Sessions};
+use crate::{Args, Capabilities, Config, RunError, outbox, stats};
 
 /// Builds and runs a backend: start-up as Spectrum 2 spawns it, the
 /// connection, sessions and shutdown.
@@ -167,8 +46,24 @@ pub struct Runtime<B> {
     capabilities: Capabilities,
     max_frame_length: usize,
     shutdown_grace: Duration,
+    limits: Limits,
+    keepalive: Duration,
     _backend: std::marker::PhantomData<fn() -> B>,
 }
+
+/// Default bound on the input queued for one user: 4 MiB.
+pub const DEFAULT_INPUT_PER_USER: usize = 4 << 20;
+/// Default bound on the input queued for every user together: 64 MiB.
+pub const DEFAULT_INPUT_TOTAL: usize = 64 << 20;
+/// How long one user's full input queue may hold reading up before that
+/// session is stopped: 5 s.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(5);
+/// How long reading may stay paused with nothing written before a
+/// keepalive STATS goes out: half of Spectrum 2's 20 s PING tick.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(10);
+/// After the last frame is written at shutdown, how long input is still read
+/// (and discarded) waiting for the main instance to close its side.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl<B> std::fmt::Debug for Runtime<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,6 +96,12 @@ impl<B: Backend> Runtime<B> {
             capabilities: Capabilities::derive(B::EVENTS),
             max_frame_length: proto::DEFAULT_MAX_FRAME_LENGTH,
             shutdown_grace: Duration::from_secs(10),
+            limits: Limits {
+                per_user: DEFAULT_INPUT_PER_USER,
+                total: DEFAULT_INPUT_TOTAL,
+                stuck_after: DEFAULT_STUCK_AFTER,
+            },
+            keepalive: DEFAULT_KEEPALIVE,
             _backend: std::marker::PhantomData,
         }
     }
@@ -227,6 +128,53 @@ impl<B: Backend> Runtime<B> {
     /// abandoned (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Bounds the input queued for handlers, in bytes (frame length plus a
+    /// fixed overhead per event): `per_user` for one user's queue, `total`
+    /// for all of them (defaults [`DEFAULT_INPUT_PER_USER`] and
+    /// [`DEFAULT_INPUT_TOTAL`]).
+    ///
+    /// The policy, so that memory stays bounded whatever the main instance
+    /// sends and nothing is dropped silently:
+    ///
+    /// * **Total reached, or one user's queue full**: the backend stops
+    ///   reading the socket until handlers have taken some input (TCP
+    ///   backpressure: the main instance's writes wait). Meanwhile a STATS
+    ///   frame goes out at least every [keepalive](Runtime::keepalive)
+    ///   interval, so Spectrum 2, which counts any frame as alive, keeps the
+    ///   backend.
+    /// * **A handler that does not keep up**: if one user's full queue has
+    ///   held reading up for [`stuck_after`](Runtime::stuck_after) while the
+    ///   main instance reads what we send (so the handler is not merely
+    ///   waiting to send), that session is stopped, its queued events are
+    ///   dropped (the log line counts them) and the user gets DISCONNECTED
+    ///   (`OTHER_ERROR`, which Spectrum 2 answers with LOGOUT and a new
+    ///   LOGIN). One slow handler may pause everyone, but never longer than
+    ///   that.
+    ///
+    /// A single event larger than a bound is still accepted into an empty
+    /// queue.
+    pub fn input_limits(mut self, per_user: usize, total: usize) -> Self {
+        self.limits.per_user = per_user;
+        self.limits.total = total;
+        self
+    }
+
+    /// How long one user's full input queue may hold reading up (while the
+    /// main instance reads us) before that session is stopped (default
+    /// [`DEFAULT_STUCK_AFTER`]); see [`Runtime::input_limits`].
+    pub fn stuck_after(mut self, timeout: Duration) -> Self {
+        self.limits.stuck_after = timeout;
+        self
+    }
+
+    /// While reading is paused, the longest time without any frame to the
+    /// main instance before a STATS is sent to show the backend is alive
+    /// (default [`DEFAULT_KEEPALIVE`]).
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = interval;
         self
     }
 
@@ -316,18 +264,29 @@ impl<B: Backend> Runtime<B> {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let init_res = stats::memory_kib().0;
+        for line in self.config.lossy_lines() {
+            tracing::warn!(
+                line,
+                "the config file is not UTF-8 at this line; read with replacement characters"
+            );
+        }
         let (out, inbox) = outbox::channel(self.max_frame_length);
-        let writer = tokio::spawn(outbox::write_loop(write, inbox).in_current_span());
-        let backend = BackendCtx {
-            shared: Arc::new(Shared {
-                config: self.config,
-                backend_id: self.args.backend_id,
-                state: self.state,
-                out: out.clone(),
-                queries: Mutex::new(VecDeque::new()),
-            }),
-        };
-        let (mut sessions, mut ended) = Sessions::<B>::new(backend.clone(), pool.clone());
+        let writer = tokio::spawn(
+            outbox::write_loop(
+                write,
+                inbox,
+                outbox::WriterConfig {
+                    init_res,
+                    keepalive: self.keepalive,
+                    max_frame_length: self.max_frame_length,
+                },
+            )
+            .in_current_span(),
+        );
+        let backend = BackendCtx::new(self.config, self.args.backend_id, self.state, out.clone());
+        let (mut sessions, mut ended) =
+            Sessions::<B>::new(backend.clone(), pool.clone(), self.limits);
+        let budget = Arc::clone(sessions.budget());
         let mut signals = Signals::new();
         let mut frames = FramedRead::new(
             read,
@@ -335,11 +294,25 @@ impl<B: Backend> Runtime<B> {
         );
         let mut announced = false;
         let config_text = self.capabilities.to_ini();
+        // An event waiting for room in the queues: while it waits, the
+        // socket is not read.
+        let mut pending: Option<Pending> = None;
+        let mut corrupt = None;
         let reason = loop {
             let frame = tokio::select! {
-                frame = frames.next() => frame,
+                frame = frames.next(), if pending.is_none() => frame,
                 Some((user, generation)) = ended.recv() => {
                     sessions.ended(&user, generation);
+                    continue;
+                }
+                () = budget.freed(), if pending.is_some() => {
+                    pending = route_pending(&mut sessions, &backend, &out, pending.take());
+                    continue;
+                }
+                // The budget is also freed by sessions that end or are
+                // aborted; look again now and then whatever happens.
+                () = tokio::time::sleep(RETRY), if pending.is_some() => {
+                    pending = route_pending(&mut sessions, &backend, &out, pending.take());
                     continue;
                 }
                 () = signals.recv() => break "a termination signal",
@@ -347,6 +320,16 @@ impl<B: Backend> Runtime<B> {
             let wrapper = match frame {
                 None => break "end of stream from the main instance",
                 Some(Err(e)) => {
+                    if let Some(c) = e
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<proto::CorruptStream>())
+                    {
+                        tracing::error!(
+                            "{c}: the stream from the main instance is out of step; exiting so that Spectrum 2 starts a new backend"
+                        );
+                        corrupt = Some(c.clone());
+                        break "a corrupt stream";
+                    }
                     tracing::error!("reading from the main instance failed: {e}");
                     break "a read error";
                 }
@@ -362,25 +345,30 @@ impl<B: Backend> Runtime<B> {
                 let payload = Payload::BackendConfig(proto::BackendConfig {
                     config: config_text.clone(),
                 });
-                if let Err(e) = out.send_control(&[payload]) {
+                if let Err(e) = out.preface(&payload) {
                     tracing::warn!("could not queue BACKEND_CONFIG: {e}");
                 }
             }
+            let type_number = wrapper.r#type;
+            let raw = wrapper.payload.clone();
+            let len = raw.as_ref().map_or(0, |p| p.len());
             let payload = match Payload::from_wrapper(wrapper) {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::error!("dropping a frame from the main instance: {e}");
+                    tracing::error!(
+                        kind = %proto::TypeNumber(type_number),
+                        len,
+                        "dropping a frame from the main instance: {e}"
+                    );
+                    if type_number == proto::MessageType::Login as i32 {
+                        refuse_login(&backend, raw.as_deref().unwrap_or_default(), &e);
+                    }
                     continue;
                 }
             };
-            tracing::debug!(frame = ?payload, "in");
+            tracing::debug!(kind = %proto::TypeNumber(type_number), len, "in");
             match payload {
-                Payload::Ping => {
-                    let stats = Payload::Stats(stats::stats(init_res));
-                    if let Err(e) = out.send_control(&[Payload::Pong, stats]) {
-                        tracing::warn!("could not queue PONG: {e}");
-                    }
-                }
+                Payload::Ping => out.pong(),
                 Payload::Exit => break "EXIT from the main instance",
                 Payload::Login(login) => sessions.login(login),
                 Payload::Logout(logout) => {
@@ -394,18 +382,24 @@ impl<B: Backend> Runtime<B> {
                 }
                 other => match into_event(other) {
                     Ok(event) => {
-                        if let Err(event) = sessions.route(event) {
-                            crate::session::orphan(&backend, event);
-                        }
+                        pending = route_pending(&mut sessions, &backend, &out, Some((event, len)));
                     }
-                    Err(other) => {
-                        tracing::warn!(frame = ?other, "the main instance sent a message type it should not; ignored");
+                    Err(_) => {
+                        tracing::warn!(
+                            kind = %proto::TypeNumber(type_number),
+                            len,
+                            "the main instance sent a message type it should not; ignored"
+                        );
                     }
                 },
             }
         };
-        tracing::info!(sessions = sessions.len(), "shutting down after {reason}");
-        sessions.shutdown(self.shutdown_grace).await;
+        out.set_paused(false);
+        drop(pending);
+        let started = std::time::Instant::now();
+        let count = sessions.len();
+        tracing::info!(sessions = count, "shutting down after {reason}");
+        let report = sessions.shutdown(self.shutdown_grace).await;
         let exit = {
             let backend = backend.clone();
             pool.spawn(async move { B::exit(&backend).await }.in_current_span())
@@ -429,15 +423,129 @@ impl<B: Backend> Runtime<B> {
         }
         drop(out);
         drop(backend);
-        match tokio::time::timeout(self.shutdown_grace, writer).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("could not flush to the main instance: {e}"),
-            Ok(Err(e)) => tracing::error!("writer task failed: {e}"),
-            Err(_) => tracing::warn!("the main instance did not take our last frames in time"),
+        let flushed = match tokio::time::timeout(self.shutdown_grace, writer).await {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(e))) => {
+                tracing::warn!("could not flush to the main instance: {e}");
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::error!("writer task failed: {e}");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("the main instance did not take our last frames in time");
+                false
+            }
+        };
+        // Our side is shut for writing. Closing with unread input would make
+        // the kernel answer with RST, and the main instance could lose the
+        // frames just written: read (and drop) until it closes its side.
+        if flushed && corrupt.is_none() {
+            let drain = async {
+                let mut read = frames.into_inner();
+                let mut sink = [0u8; 8192];
+                loop {
+                    match tokio::io::AsyncReadExt::read(&mut read, &mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            };
+            if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+                tracing::debug!("the main instance kept its side open; closing");
+            }
         }
-        tracing::info!("stopped");
-        Ok(())
+        tracing::info!(
+            sessions = count,
+            logged_out = report.logged_out,
+            abandoned = report.abandoned,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "stopped"
+        );
+        match corrupt {
+            Some(c) => Err(RunError::CorruptStream(c)),
+            None => Ok(()),
+        }
     }
+}
+
+/// An event waiting for room in the queues, while reading is paused, and
+/// its frame length.
+type Pending = (Event, usize);
+
+/// Queues `pending` if there is room; gives it back to wait, with reading
+/// paused, if there is none. A user whose queue has stayed full for
+/// [`Limits::stuck_after`] while the main instance reads us is evicted
+/// instead: one slow handler may pause everyone, but not for longer than
+/// that.
+fn route_pending<B: Backend>(
+    sessions: &mut Sessions<B>,
+    backend: &BackendCtx,
+    out: &Outbox,
+    pending: Option<Pending>,
+) -> Option<Pending> {
+    let (event, len) = pending?;
+    let waiting = match sessions.route(event, len) {
+        Routed::Queued => None,
+        Routed::NoSession(event) => {
+            crate::session::orphan(backend, event);
+            None
+        }
+        Routed::UserFull(event, _) if out.is_backed_up() => {
+            // Handlers wait for the main instance to read: not their fault.
+            if let Some(user) = event.user().map(str::to_owned) {
+                sessions.not_stuck(&user);
+            }
+            Some((event, len))
+        }
+        Routed::UserFull(event, since) if since.elapsed() >= sessions.limits().stuck_after => {
+            if let Some(user) = event.user().map(str::to_owned) {
+                sessions.evict(&user);
+            }
+            crate::session::orphan(backend, event);
+            None
+        }
+        Routed::UserFull(event, _) | Routed::TotalFull(event) => Some((event, len)),
+    };
+    if out.set_paused(waiting.is_some()) {
+        tracing::debug!(
+            paused = waiting.is_some(),
+            "input queues full: reading from the main instance paused (or resumed)"
+        );
+    }
+    waiting
+}
+
+/// How often a paused reader looks again for room in the queues.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// Answers a LOGIN that could not be decoded, when its user can still be
+/// read: Spectrum 2 would otherwise wait for an answer that never comes.
+fn refuse_login(backend: &BackendCtx, raw: &[u8], error: &proto::DecodeError) {
+    let Some((user, _legacy_name)) = proto::login_names_lossy(raw) else {
+        tracing::warn!("undecodable LOGIN names no readable user; nobody to answer");
+        return;
+    };
+    tracing::warn!(%user, "LOGIN refused: {error}");
+    let message = format!(
+        "the backend could not read this login ({error}); \
+         the password and legacy name must be UTF-8 text"
+    );
+    let payload = Payload::Disconnected(proto::Disconnected {
+        user,
+        error: proto::ConnectionError::AuthenticationImpossible as i32,
+        message: Some(message),
+    });
+    let backend = backend.clone();
+    tokio::spawn(
+        async move {
+            if let Err(e) = backend.outbox().send(&payload).await {
+                tracing::warn!("could not answer the LOGIN: {e}");
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// Runs `job` on a new thread with a single-threaded tokio runtime of its
@@ -468,56 +576,18 @@ where
     })
 }
 
-/// Turns a per-user message into its session event.
-// The event is handed back by value on the hot path; boxing it would cost
-// an allocation per event.
-#[allow(clippy::result_large_err)]
-fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
-    let event = match payload {
-        Payload::StatusChanged(m) => Event::StatusChanged(m),
-        Payload::ConvMessage(m) => Event::ConvMessage(m),
-        Payload::JoinRoom(m) => Event::JoinRoom(m),
-        Payload::LeaveRoom(m) => Event::LeaveRoom(m),
-        Payload::BuddyChanged(m) => Event::BuddyChanged(m),
-        Payload::BuddyRemoved(m) => Event::BuddyRemoved(m),
-        Payload::BuddyTyping(m) => Event::BuddyTyping(m),
-        Payload::BuddyTyped(m) => Event::BuddyTyped(m),
-        Payload::BuddyStoppedTyping(m) => Event::BuddyStoppedTyping(m),
-        Payload::Attention(m) => Event::Attention(m),
-        // The main marks an own-vCard update by the presence of a photo.
-        Payload::Vcard(m) if m.photo.is_some() => Event::VCardUpdate(m),
-        Payload::Vcard(m) => Event::VCard(m),
-        Payload::RoomSubjectChanged(m) => Event::RoomSubjectChanged(m),
-        Payload::RawXml(xml) => Event::RawXml(xml),
-        Payload::Buddies(m) => match m.buddy.first() {
-            Some(_) => Event::Buddies(m),
-            None => return Err(Payload::Buddies(m)),
-        },
-        other => return Err(other),
-    };
-    Ok(event)
-}
-
-/// The bare JID in the `from` attribute of a RAW_XML stanza: the user.
-pub(crate) fn raw_xml_user(xml: &str) -> Option<&str> {
-    let start = xml.find('<')?;
-    let end = xml[start..].find('>')? + start;
-    let tag = &xml[start..end];
-    let at = tag.find(" from=")? + " from=".len();
-    let quote = tag[at..].chars().next()?;
-    if quote != '\'' && quote != '"' {
-        return None;
-    }
-    let value = &tag[at + 1..];
-    let value = &value[..value.find(quote)?];
-    Some(value.split('/').next().unwrap_or(value))
-}
-
-/// SIGTERM and SIGINT, registered once for the life of the connection so
-/// that none is missed between two frames.
+/// SIGTERM, SIGINT and SIGHUP, registered once for the life of the
+/// connection so that none is missed between two frames. All three end the
+/// backend the same way: every session logs out, everything sent is
+/// flushed. SIGHUP means "the terminal is gone", and a backend has no
+/// config to reload that Spectrum 2 would not pass to a new process anyway.
 struct Signals {
     #[cfg(unix)]
-    inner: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    inner: Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
 }
 
 impl Signals {
@@ -528,8 +598,9 @@ impl Signals {
             let inner = match (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
             ) {
-                (Ok(term), Ok(int)) => Some((term, int)),
+                (Ok(term), Ok(int), Ok(hup)) => Some((term, int, hup)),
                 _ => {
                     tracing::warn!("cannot listen for termination signals");
                     None
@@ -544,10 +615,11 @@ impl Signals {
     async fn recv(&mut self) {
         #[cfg(unix)]
         match &mut self.inner {
-            Some((term, int)) => {
+            Some((term, int, hup)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
             None => std::future::pending().await,
@@ -592,19 +664,4 @@ pub fn exit_with(error: RunError) -> ExitCode {
 /// ```
 pub fn main<B: Backend>() -> ExitCode {
     Runtime::<B>::from_env().map_or_else(exit_with, Runtime::block_on)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::raw_xml_user;
-
-    #[test]
-    fn raw_xml_is_routed_by_from() {
-        assert_eq!(
-            raw_xml_user("<message from='a@b.c/res' to='x@y'><body/></message>"),
-            Some("a@b.c")
-        );
-        assert_eq!(raw_xml_user("<iq to=\"x\" from=\"u@h\"/>"), Some("u@h"));
-        assert_eq!(raw_xml_user("<presence to='x'/>"), None);
-    }
 }

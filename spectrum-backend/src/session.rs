@@ -8,31 +8,114 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::FutureExt as _;
 use spectrum_proto::{self as proto, ConnectionError, Payload};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::ctx::{new_participant, vcard_payload};
+use crate::Error;
+use crate::backend_ctx::BackendCtx;
+use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
+use crate::events::Event;
 use crate::handler::Backend;
-use crate::handler::VCardReply;
-use crate::runtime::BackendCtx;
-use crate::{Ctx, Error, Event};
+
+/// What an event is taken to cost in memory while queued, besides its frame:
+/// the box, the message struct and its strings' headers.
+pub(crate) const EVENT_OVERHEAD: usize = 256;
+
+/// How much queued input the backend holds; see [`crate::Runtime::input_limits`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) per_user: usize,
+    pub(crate) total: usize,
+    /// A user whose full queue has held reading up this long (while the main
+    /// instance reads us) has a handler that cannot keep up.
+    pub(crate) stuck_after: std::time::Duration,
+}
+
+/// Bytes of input queued for every session together.
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    /// Signalled whenever queued input is taken or dropped.
+    freed: Notify,
+}
+
+impl Budget {
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Resolves after some queued input was released.
+    pub(crate) async fn freed(&self) {
+        self.freed.notified().await;
+    }
+}
+
+/// One user's queued input.
+#[derive(Default)]
+struct UserQueue {
+    bytes: AtomicUsize,
+    events: AtomicUsize,
+}
+
+/// The memory one queued event holds; released when the event leaves the
+/// queue, or is dropped with it.
+pub(crate) struct Ticket {
+    cost: usize,
+    user: Arc<UserQueue>,
+    budget: Arc<Budget>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.user.bytes.fetch_sub(self.cost, Ordering::AcqRel);
+        self.user.events.fetch_sub(1, Ordering::AcqRel);
+        self.budget.used.fetch_sub(self.cost, Ordering::AcqRel);
+        self.budget.freed.notify_one();
+    }
+}
 
 /// What a session's queue carries; boxed so an idle queue stays small.
 pub(crate) enum SessionMsg {
-    Event(Box<Event>),
-    Logout(Box<proto::Logout>),
+    Event(Box<Event>, Ticket),
+    /// The logout, and whether it is part of a shutdown (logged quietly:
+    /// thousands of sessions must not mean thousands of lines).
+    Logout(Box<proto::Logout>, bool),
 }
 
 struct Entry {
     queue: mpsc::UnboundedSender<SessionMsg>,
+    queued: Arc<UserQueue>,
+    /// Since when the queue has been full with input waiting for it, until
+    /// it is next seen empty.
+    full_since: Option<std::time::Instant>,
     task: JoinHandle<()>,
     generation: u64,
     legacy_name: String,
     ctx: Ctx,
+}
+
+/// Where an event went.
+pub(crate) enum Routed {
+    Queued,
+    /// No session for its user: answer it as an orphan.
+    NoSession(Event),
+    /// The user's queue is full; the event is given back, with since when
+    /// the queue has been full (not counting time the main instance held
+    /// us back, see [`Sessions::not_stuck`]).
+    UserFull(Event, std::time::Instant),
+    /// Every session's queues together are full; the event is given back.
+    TotalFull(Event),
+}
+
+/// How a shutdown went, for its one summary line.
+pub(crate) struct ShutdownReport {
+    pub(crate) logged_out: usize,
+    pub(crate) abandoned: usize,
 }
 
 /// The sessions of one connection, owned by the reader.
@@ -43,6 +126,8 @@ pub(crate) struct Sessions<B> {
     /// Where session tasks run: the caller's runtime, not the I/O thread.
     pool: tokio::runtime::Handle,
     ended_tx: mpsc::UnboundedSender<(String, u64)>,
+    limits: Limits,
+    budget: Arc<Budget>,
     _backend: std::marker::PhantomData<fn() -> B>,
 }
 
@@ -50,6 +135,7 @@ impl<B: Backend> Sessions<B> {
     pub(crate) fn new(
         backend: BackendCtx,
         pool: tokio::runtime::Handle,
+        limits: Limits,
     ) -> (Self, mpsc::UnboundedReceiver<(String, u64)>) {
         let (ended_tx, ended_rx) = mpsc::unbounded_channel();
         let sessions = Sessions {
@@ -58,6 +144,11 @@ impl<B: Backend> Sessions<B> {
             backend,
             pool,
             ended_tx,
+            limits,
+            budget: Arc::new(Budget {
+                used: AtomicUsize::new(0),
+                freed: Notify::new(),
+            }),
             _backend: std::marker::PhantomData,
         };
         (sessions, ended_rx)
@@ -67,29 +158,50 @@ impl<B: Backend> Sessions<B> {
         self.map.len()
     }
 
-    /// Starts a session. A LOGIN for a user we already serve (a move or a
-    /// reconnect) logs the old session out first; the new login waits for it.
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
+    /// Starts a session for a LOGIN.
+    ///
+    /// A LOGIN for a user already served with the same legacy name is a
+    /// duplicate (Spectrum 2 sends one when a user joins a room of an
+    /// auto-registering transport): it is logged and ignored, as Spectrum
+    /// 2's own backends do. With another legacy name, the old session is
+    /// logged out first and the new login waits for it.
     pub(crate) fn login(&mut self, login: proto::Login) {
         let user = login.user.clone();
+        if let Some(old) = self.map.get(&user)
+            && !old.queue.is_closed()
+            && !old.ctx.is_ended()
+            && old.legacy_name == login.legacy_name
+        {
+            tracing::info!(%user, "LOGIN for a user already logged in with that legacy name; ignored");
+            return;
+        }
         let previous = self.map.remove(&user).map(|old| {
-            tracing::info!(%user, "LOGIN for a user with a session: ending the old one first");
-            let _ = old.queue.send(SessionMsg::Logout(Box::new(proto::Logout {
-                user: user.clone(),
-                legacy_name: old.legacy_name,
-            })));
+            tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+            let _ = old.queue.send(SessionMsg::Logout(
+                Box::new(proto::Logout {
+                    user: user.clone(),
+                    legacy_name: old.legacy_name,
+                }),
+                false,
+            ));
             old.task
         });
         self.next_generation += 1;
         let generation = self.next_generation;
         let (queue, mut rx) = mpsc::unbounded_channel();
+        let span = tracing::info_span!("session", user = %user);
         let ctx = Ctx::new(
             user.clone(),
             login.legacy_name.clone(),
             self.backend.clone(),
+            span.clone(),
         );
         let ended_tx = self.ended_tx.clone();
         let legacy_name = login.legacy_name.clone();
-        let span = tracing::info_span!("session", user = %user);
         let session_ctx = ctx.clone();
         let task = self.pool.spawn(
             async move {
@@ -102,7 +214,7 @@ impl<B: Backend> Sessions<B> {
                 // the answers Spectrum 2 waits for.
                 rx.close();
                 while let Ok(msg) = rx.try_recv() {
-                    if let SessionMsg::Event(event) = msg {
+                    if let SessionMsg::Event(event, _) = msg {
                         orphan(ctx.backend(), *event);
                     }
                 }
@@ -114,6 +226,8 @@ impl<B: Backend> Sessions<B> {
             user,
             Entry {
                 queue,
+                queued: Arc::default(),
+                full_since: None,
                 task,
                 generation,
                 legacy_name,
@@ -122,19 +236,89 @@ impl<B: Backend> Sessions<B> {
         );
     }
 
-    /// Queues an event for its user; gives it back if there is no session.
-    // The event is handed back by value on the hot path; boxing it would cost
-    // an allocation per event.
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn route(&mut self, event: Event) -> Result<(), Event> {
-        match event.user().and_then(|user| self.map.get(user)) {
-            // A closed queue means the session task has ended.
-            Some(entry) if !entry.queue.is_closed() => {
-                let _ = entry.queue.send(SessionMsg::Event(Box::new(event)));
-                Ok(())
-            }
-            _ => Err(event),
+    /// Queues an event for its user, within the limits; `cost` is its frame
+    /// length. An event always fits an empty queue, however large.
+    pub(crate) fn route(&mut self, event: Event, cost: usize) -> Routed {
+        let cost = cost + EVENT_OVERHEAD;
+        let Some(entry) = event.user().and_then(|user| self.map.get_mut(user)) else {
+            return Routed::NoSession(event);
+        };
+        // A closed queue means the session task has ended.
+        if entry.queue.is_closed() {
+            return Routed::NoSession(event);
         }
+        let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
+        if user_bytes == 0 {
+            entry.full_since = None;
+        }
+        if user_bytes > 0 && user_bytes + cost > self.limits.per_user {
+            let since = *entry.full_since.get_or_insert_with(std::time::Instant::now);
+            return Routed::UserFull(event, since);
+        }
+        let used = self.budget.used();
+        if used > 0 && used + cost > self.limits.total {
+            return Routed::TotalFull(event);
+        }
+        entry.queued.bytes.fetch_add(cost, Ordering::AcqRel);
+        entry.queued.events.fetch_add(1, Ordering::AcqRel);
+        self.budget.used.fetch_add(cost, Ordering::AcqRel);
+        let ticket = Ticket {
+            cost,
+            user: Arc::clone(&entry.queued),
+            budget: Arc::clone(&self.budget),
+        };
+        let _ = entry.queue.send(SessionMsg::Event(Box::new(event), ticket));
+        Routed::Queued
+    }
+
+    /// The user's full queue is the main instance's doing (it does not read
+    /// what we send, so handlers wait to send): it counts from now.
+    pub(crate) fn not_stuck(&mut self, user: &str) {
+        if let Some(entry) = self.map.get_mut(user) {
+            entry.full_since = Some(std::time::Instant::now());
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Ends the session of a user whose handler does not keep up: its task
+    /// is stopped, its queued events are dropped (and counted in the log),
+    /// and the user is told with DISCONNECTED. Spectrum 2 then logs the user
+    /// out and, for this code, in again: a fresh session.
+    pub(crate) fn evict(&mut self, user: &str) {
+        let Some(entry) = self.map.remove(user) else {
+            return;
+        };
+        let events = entry.queued.events.load(Ordering::Acquire);
+        let bytes = entry.queued.bytes.load(Ordering::Acquire);
+        tracing::warn!(
+            %user,
+            queued_events = events,
+            queued_bytes = bytes,
+            limit = self.limits.per_user,
+            "the session's handler does not keep up (its full input queue held reading \
+             up for {:?}): session stopped, its queued events dropped, user disconnected",
+            self.limits.stuck_after
+        );
+        entry.task.abort();
+        entry.ctx.end();
+        let ctx = entry.ctx;
+        let text = format!(
+            "the backend stopped this session: its handler did not keep up (its queue \
+             stayed full for {:?}) and {events} events were waiting ({bytes} bytes); \
+             they were dropped",
+            self.limits.stuck_after
+        );
+        self.pool.spawn(
+            async move {
+                if let Err(e) = ctx.disconnect(ConnectionError::OtherError, text).await {
+                    tracing::warn!("could not send DISCONNECTED: {e}");
+                }
+            }
+            .in_current_span(),
+        );
     }
 
     /// Queues the logout; false if the user has no session.
@@ -142,7 +326,7 @@ impl<B: Backend> Sessions<B> {
         match self.map.get(&logout.user) {
             Some(entry) => entry
                 .queue
-                .send(SessionMsg::Logout(Box::new(logout)))
+                .send(SessionMsg::Logout(Box::new(logout), false))
                 .is_ok(),
             None => false,
         }
@@ -161,24 +345,29 @@ impl<B: Backend> Sessions<B> {
 
     /// Logs every session out (after the events already queued) and waits
     /// for them, at most `grace`; sessions still running are then aborted.
-    pub(crate) async fn shutdown(&mut self, grace: std::time::Duration) {
+    pub(crate) async fn shutdown(&mut self, grace: std::time::Duration) -> ShutdownReport {
         let entries: Vec<(String, Entry)> = self.map.drain().collect();
         let mut tasks = Vec::with_capacity(entries.len());
         let mut ctxs = Vec::with_capacity(entries.len());
         for (user, entry) in entries {
             ctxs.push(entry.ctx);
-            let _ = entry.queue.send(SessionMsg::Logout(Box::new(proto::Logout {
-                user,
-                legacy_name: entry.legacy_name,
-            })));
+            let _ = entry.queue.send(SessionMsg::Logout(
+                Box::new(proto::Logout {
+                    user,
+                    legacy_name: entry.legacy_name,
+                }),
+                true,
+            ));
             tasks.push(entry.task);
         }
+        let total = tasks.len();
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let mut abandoned = 0;
         if tokio::time::timeout(grace, futures_util::future::join_all(tasks))
             .await
             .is_err()
         {
-            tracing::warn!("sessions still busy after {grace:?} of shutdown; abandoning them");
+            abandoned = aborts.iter().filter(|a| !a.is_finished()).count();
             for abort in aborts {
                 abort.abort();
             }
@@ -186,6 +375,10 @@ impl<B: Backend> Sessions<B> {
             for ctx in ctxs {
                 ctx.end();
             }
+        }
+        ShutdownReport {
+            logged_out: total - abandoned,
+            abandoned,
         }
     }
 }
@@ -229,6 +422,10 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
+    // Ended before the user is told: Spectrum 2 may answer with LOGOUT and a
+    // new LOGIN at once, and that LOGIN must start a new session, not be
+    // taken for a duplicate of this one.
+    ctx.end();
     let (code, text) = failure.code_and_text(during);
     if ctx.backend().outbox().is_closed() {
         // The connection is gone (shutdown or a vanished main instance):
@@ -265,7 +462,9 @@ async fn run<B: Backend>(
     }
     let logout = loop {
         match rx.recv().await {
-            Some(SessionMsg::Event(event)) => {
+            Some(SessionMsg::Event(event, ticket)) => {
+                // Out of the queue: its memory is the handler's now.
+                drop(ticket);
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
                 if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
@@ -274,22 +473,30 @@ async fn run<B: Backend>(
                         // The session's state is unknown after a panic: drop it.
                         return;
                     }
-                    break proto::Logout {
-                        user: ctx.user().to_owned(),
-                        legacy_name,
-                    };
+                    break (
+                        proto::Logout {
+                            user: ctx.user().to_owned(),
+                            legacy_name,
+                        },
+                        false,
+                    );
                 }
             }
-            Some(SessionMsg::Logout(logout)) => break *logout,
+            Some(SessionMsg::Logout(logout, shutdown)) => break (*logout, shutdown),
             None => {
-                break proto::Logout {
-                    user: ctx.user().to_owned(),
-                    legacy_name,
-                };
+                break (
+                    proto::Logout {
+                        user: ctx.user().to_owned(),
+                        legacy_name,
+                    },
+                    false,
+                );
             }
         }
     };
+    let (logout, shutdown) = logout;
     match guarded(Box::pin(session.logout(ctx, logout))).await {
+        Ok(()) if shutdown => tracing::debug!("logged out"),
         Ok(()) => tracing::info!("logged out"),
         Err(Failure::Error(e)) => tracing::warn!("logout handler failed: {e}"),
         Err(Failure::Panic(msg)) => tracing::error!("logout handler panicked: {msg}"),

@@ -236,7 +236,7 @@ impl MainInstance {
     /// Spawns a backend executable as Spectrum 2 does: the config text is
     /// written to a file, and the program is run with
     /// `--host 127.0.0.1 --port P --service.backend_id=1 -n <file>`.
-    pub async fn spawn(program: impl AsRef<Path>, config: &str) -> Result<Self> {
+    pub async fn spawn(program: impl AsRef<Path>, config: impl AsRef<[u8]>) -> Result<Self> {
         Self::spawn_with_args(program, &[], config).await
     }
 
@@ -245,7 +245,7 @@ impl MainInstance {
     pub async fn spawn_with_args(
         program: impl AsRef<Path>,
         leading: &[&str],
-        config: &str,
+        config: impl AsRef<[u8]>,
     ) -> Result<Self> {
         let program = program.as_ref();
         let listener = bind().await?;
@@ -255,7 +255,7 @@ impl MainInstance {
             .suffix(".cfg")
             .tempfile()
             .or_else(|e| fail(format!("cannot create the config file: {e}")))?;
-        std::fs::write(file.path(), config)
+        std::fs::write(file.path(), config.as_ref())
             .or_else(|e| fail(format!("cannot write the config file: {e}")))?;
         let config_path: PathBuf = file.path().to_owned();
         let mut child = tokio::process::Command::new(program)
@@ -745,7 +745,12 @@ impl MainInstance {
                 Err(_) => {
                     return Err(self.failure("the backend did not close the connection after EXIT"));
                 }
-                Ok(None) | Ok(Some(Err(_))) => break,
+                Ok(None) | Ok(Some(Err(_))) => {
+                    // As Spectrum 2 does when a backend closes: close too.
+                    use tokio::io::AsyncWriteExt as _;
+                    let _ = self.framed.get_mut().shutdown().await;
+                    break;
+                }
                 Ok(Some(Ok(Err(e)))) => self.transcript.push(Frame::Bad(e.to_string())),
                 Ok(Some(Ok(Ok(w)))) => match Payload::from_wrapper(w) {
                     Ok(p) => {
@@ -757,6 +762,11 @@ impl MainInstance {
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        self.peer_exit_code(left).await
+    }
+
+    /// Waits at most `left` for the backend to end; its exit code.
+    async fn peer_exit_code(&mut self, left: Duration) -> Result<i32> {
         let code = match &mut self.peer {
             Peer::InProcess(task) => match tokio::time::timeout(left, task).await {
                 Ok(Ok(Ok(()))) => Ok(0),
@@ -781,6 +791,69 @@ impl MainInstance {
             Frame::FromBackend(p) => Some(p),
             _ => None,
         })
+    }
+
+    /// What a backend started by [`MainInstance::spawn`] wrote to stderr so
+    /// far (`None` for an in-process or detached backend).
+    pub fn stderr(&self) -> Option<String> {
+        match &self.peer {
+            Peer::Process { stderr, .. } => stderr.lock().ok().map(|s| s.clone()),
+            Peer::InProcess(_) | Peer::Detached => None,
+        }
+    }
+
+    /// Sends signal `name` (`TERM`, `INT`, `HUP`...) to a backend started
+    /// by [`MainInstance::spawn`], as an init system or an operator would.
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let Some(pid) = self.backend_pid() else {
+            return Err(self.failure("no spawned backend process to signal"));
+        };
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid.to_string()])
+            .status();
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(self.failure(format!("kill -s {name} {pid} failed: {s}"))),
+            Err(e) => Err(self.failure(format!("cannot run kill: {e}"))),
+        }
+    }
+
+    /// Reads every frame until the backend closes the connection: the frames
+    /// not consumed yet, in order. Fails if the connection is reset (the
+    /// backend closed with input unread, and frames in flight may be lost)
+    /// rather than closed.
+    pub async fn read_to_end(&mut self) -> Result<Vec<Payload>> {
+        let mut frames: Vec<Payload> = self.backlog.drain(..).collect();
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.framed.next()).await {
+                Err(_) => return Err(self.failure("the backend did not close the connection")),
+                Ok(None) => return Ok(frames),
+                Ok(Some(Err(e))) => {
+                    return Err(self.failure(format!("the connection failed before its end: {e}")));
+                }
+                Ok(Some(Ok(Err(e)))) => self.record(Frame::Bad(e.to_string())),
+                Ok(Some(Ok(Ok(w)))) => match Payload::from_wrapper(w) {
+                    Ok(p) => {
+                        if self.recording {
+                            self.transcript.push(Frame::FromBackend(p.clone()));
+                        }
+                        frames.push(p);
+                    }
+                    Err(e) => self.record(Frame::Bad(e.to_string())),
+                },
+            }
+        }
+    }
+
+    /// Waits for the backend to end after it closed the connection (see
+    /// [`MainInstance::read_to_end`]), closing our side first as Spectrum 2
+    /// does; its exit code.
+    pub async fn wait_for_exit(&mut self) -> Result<i32> {
+        use tokio::io::AsyncWriteExt as _;
+        let _ = self.framed.get_mut().shutdown().await;
+        self.peer_exit_code(self.timeout).await
     }
 
     /// Frames received but not yet consumed by an expectation.

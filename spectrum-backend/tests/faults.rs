@@ -232,7 +232,18 @@ async fn every_kind_of_invalid_frame_is_skipped() -> Result<()> {
     bytes.extend(wire(&Payload::ApiVersion(proto::ApiVersion { version: 1 })));
     bytes.extend_from_slice(&PING);
     main.send_raw(&bytes).await?;
-    expect_pong_and_stats(&mut main).await?;
+    main.expect_type(proto::MessageType::Pong).await?;
+    // The invalid LOGIN still names its user: that user is told, not left waiting.
+    let refused = main
+        .expect("DISCONNECTED for u", |p| match p {
+            Payload::Disconnected(d) if d.user == "u" => Some(d.clone()),
+            _ => None,
+        })
+        .await?;
+    assert!(
+        refused.message().contains("could not read this login"),
+        "{refused:?}"
+    );
 
     main.login("a@localhost", "a", "a").await?;
     round_trip(&mut main, "a@localhost", "still up").await?;

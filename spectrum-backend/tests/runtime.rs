@@ -411,18 +411,42 @@ async fn login_failing_with_a_generic_error_is_disconnected_with_code_0() -> Res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_for_a_served_user_logs_the_old_session_out_first() -> Result<()> {
+async fn duplicate_login_with_the_same_legacy_name_is_ignored() -> Result<()> {
     let mut main = MainInstance::start::<Basic>(CONFIG).await?;
     main.handshake().await?;
     main.login("alice@localhost", "alice", "first").await?;
-    main.send(Payload::Login(proto::Login {
-        user: "alice@localhost".into(),
-        legacy_name: "alice".into(),
-        password: "second".into(),
-        extra_fields: Vec::new(),
-        settings: Some(proto::login::UserSettings::default()),
-    }))
-    .await?;
+    // As a real Spectrum 2 does when the user joins a room of an
+    // auto-registering transport: the same LOGIN again, at once.
+    main.send(login("alice@localhost", "alice", "second"))
+        .await?;
+    main.send_message("alice@localhost", "bob", "whoami")
+        .await?;
+    assert_eq!(
+        main.expect_message("alice@localhost").await?.message,
+        "first",
+        "the first session still serves the user"
+    );
+    assert_eq!(main.exit_and_wait().await?, 0);
+    let frames = from_backend(&main);
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|p| matches!(p, Payload::Connected(_)))
+            .count(),
+        1,
+        "one CONNECTED: {frames:?}"
+    );
+    assert_eq!(logouts(&frames, "alice@localhost"), ["logout:first"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_another_legacy_name_logs_the_old_session_out_first() -> Result<()> {
+    let mut main = MainInstance::start::<Basic>(CONFIG).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "first").await?;
+    main.send(login("alice@localhost", "alice2", "second"))
+        .await?;
     // The old session's logout, then CONNECTED for the new one.
     assert!(
         matches!(main.recv().await?, Payload::BuddyRemoved(b) if b.buddy_name == "logout:first")
@@ -441,6 +465,16 @@ async fn login_for_a_served_user_logs_the_old_session_out_first() -> Result<()> 
         ["logout:first", "logout:second"]
     );
     Ok(())
+}
+
+fn login(user: &str, legacy_name: &str, password: &str) -> Payload {
+    Payload::Login(proto::Login {
+        user: user.into(),
+        legacy_name: legacy_name.into(),
+        password: password.into(),
+        extra_fields: Vec::new(),
+        settings: Some(proto::login::UserSettings::default()),
+    })
 }
 
 // ---------------------------------------------------------------------------

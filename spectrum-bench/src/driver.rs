@@ -27,6 +27,16 @@ pub(crate) struct Backend {
 impl Backend {
     /// Spawns this executable as backend `kind` with Spectrum 2's arguments.
     pub(crate) async fn spawn(kind: &str) -> Result<Backend, BoxError> {
+        let log = std::env::var("BENCH_BACKEND_LOG").unwrap_or_else(|_| "warn".into());
+        Self::spawn_with(kind, &log, Stdio::inherit()).await
+    }
+
+    /// Like [`Backend::spawn`], with the backend's `RUST_LOG` and stderr.
+    pub(crate) async fn spawn_with(
+        kind: &str,
+        log: &str,
+        stderr: Stdio,
+    ) -> Result<Backend, BoxError> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let config = tempfile::Builder::new().suffix(".cfg").tempfile()?;
@@ -38,11 +48,9 @@ impl Backend {
             .arg(kind)
             .arg("--")
             .args(&argv)
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_BACKEND_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().ok_or("the backend exited at once")?;
@@ -104,6 +112,8 @@ impl Backend {
     pub(crate) async fn exit(mut self) -> Result<(), BoxError> {
         self.send(&[Payload::Exit]).await?;
         while next(&mut self.reader).await.is_ok() {}
+        // As Spectrum 2 does when a backend closes: close too.
+        let _ = self.writer.shutdown().await;
         let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??;
         if !status.success() {
             return Err(format!("the backend exited with {status}").into());

@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run --release -p spectrum-bench            # every figure, side by side
 //! cargo run --release -p spectrum-bench -- soak --seconds 60
+//! cargo run --release -p spectrum-bench -- unread --messages 1000000
+//! cargo run --release -p spectrum-bench -- shutdown --sessions 10000
 //! ```
 //!
 //! Each backend runs as its own process, spawned with Spectrum 2's
@@ -73,6 +75,21 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         pings: usize,
     },
+    /// A main instance that never reads while it sends a flood: the
+    /// backend's peak memory against its input bound, then every echo once
+    /// reading resumes.
+    Unread {
+        /// Messages to send.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+    },
+    /// Shutdown (EXIT) with many sessions: how long it takes and how many
+    /// log lines it writes.
+    Shutdown {
+        /// Sessions logged in.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+    },
     /// Internal: run as the backend process under test.
     #[command(hide = true)]
     Backend {
@@ -113,6 +130,10 @@ fn main() -> std::process::ExitCode {
                 window,
             }) => scenarios::echo(&kind, users.max(1), messages.max(1), window.max(1)).await,
             Some(Command::Pong { mode, pings }) => scenarios::pong(&mode, pings).await,
+            Some(Command::Unread { messages }) => scenarios::unread(messages.max(1)).await,
+            Some(Command::Shutdown { sessions }) => {
+                scenarios::shutdown(sessions.clamp(1, 100_000)).await
+            }
             Some(Command::Backend { .. }) => Ok(()),
         }
     });

@@ -1,6 +1,8 @@
 //! The measurements.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -331,4 +333,127 @@ pub(crate) async fn soak(seconds: u64, users: usize) -> Result<(), BoxError> {
 fn kind_of(p: &Payload) -> &'static str {
     p.message_type()
         .map_or("UNKNOWN", |t| t.as_str_name().trim_start_matches("TYPE_"))
+}
+
+/// A main instance that sends `messages` echo requests and reads nothing
+/// until it has sent them all (or the backend stopped taking them); then it
+/// reads every echo. Prints the backend's memory during the unread phase
+/// against its input bound.
+pub(crate) async fn unread(messages: usize) -> Result<(), BoxError> {
+    let mut backend = Backend::spawn("framework").await?;
+    backend.login_all(1).await?;
+    let (baseline, _) = memory_kib(backend.pid);
+    let Backend {
+        child,
+        pid,
+        mut reader,
+        mut writer,
+        _config,
+    } = backend;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::clone(&sent);
+    let flood = tokio::spawn(async move {
+        let text = "m".repeat(64);
+        let mut buf = bytes::BytesMut::new();
+        let mut i = 0;
+        while i < messages {
+            let batch: Vec<Payload> = (i..(i + 1000).min(messages))
+                .map(|_| driver::message(0, text.clone()))
+                .collect();
+            buf.clear();
+            driver::encode(&batch, &mut buf)?;
+            writer.write_all(&buf).await?;
+            i += batch.len();
+            progress.store(i, Ordering::Relaxed);
+        }
+        Ok::<_, BoxError>(writer)
+    });
+    // Unread phase: until the flood is all sent, or has made no progress
+    // for 8 s (the backend stopped reading: backpressure), longer than the
+    // 5 s after which a handler that does not keep up is stopped: waiting
+    // for the main instance is not that.
+    let mut peak = baseline;
+    let mut last = (0, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (rss, _) = memory_kib(pid);
+        peak = peak.max(rss);
+        let now = sent.load(Ordering::Relaxed);
+        if flood.is_finished() {
+            break;
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+    }
+    let held_at = sent.load(Ordering::Relaxed);
+    println!(
+        "unread flood of {messages} messages: the main wrote {held_at} before the backend \
+         stopped reading; backend RSS {:.1} MiB at rest, peak {:.1} MiB unread (+{:.1} MiB; \
+         input bound {} MiB per user, {} MiB total)",
+        baseline as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        peak.saturating_sub(baseline) as f64 / 1024.0,
+        spectrum_backend::DEFAULT_INPUT_PER_USER >> 20,
+        spectrum_backend::DEFAULT_INPUT_TOTAL >> 20,
+    );
+    // Now read: every message comes back.
+    let started = Instant::now();
+    let mut echoed = 0;
+    while echoed < messages {
+        if let Payload::ConvMessage(_) = driver::next(&mut reader).await? {
+            echoed += 1;
+        }
+    }
+    let mut writer = flood.await??;
+    let (_, hwm) = memory_kib(pid);
+    println!(
+        "then read: all {echoed} echoed in {:.1} s; backend peak RSS over the whole run {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        hwm as f64 / 1024.0
+    );
+    let mut buf = bytes::BytesMut::new();
+    driver::encode(&[Payload::Exit], &mut buf)?;
+    writer.write_all(&buf).await?;
+    while driver::next(&mut reader).await.is_ok() {}
+    let _ = writer.shutdown().await;
+    let mut child = child;
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await??;
+    if !status.success() {
+        return Err(format!("the backend exited with {status}").into());
+    }
+    Ok(())
+}
+
+/// EXIT with `sessions` logged in: time from EXIT to the backend's exit, and
+/// the lines it logged (at `info`) while shutting down.
+pub(crate) async fn shutdown(sessions: usize) -> Result<(), BoxError> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut backend =
+        Backend::spawn_with("framework", "info", std::process::Stdio::piped()).await?;
+    let stderr = backend.child.stderr.take().ok_or("no stderr")?;
+    let lines = Arc::new(AtomicUsize::new(0));
+    let counting = Arc::clone(&lines);
+    let counter = tokio::spawn(async move {
+        let mut reader = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(_)) = reader.next_line().await {
+            counting.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    backend.login_all(sessions).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = lines.load(Ordering::Relaxed);
+    let started = Instant::now();
+    backend.exit().await?;
+    let elapsed = started.elapsed();
+    let _ = tokio::time::timeout(Duration::from_secs(5), counter).await;
+    println!(
+        "shutdown with {sessions} sessions: EXIT to process exit {}; {} log lines while \
+         shutting down",
+        ms(elapsed),
+        lines.load(Ordering::Relaxed) - before
+    );
+    Ok(())
 }

@@ -16,6 +16,30 @@ pub const HEADER_LEN: usize = 4;
 /// length prefix can make us buffer.
 pub const DEFAULT_MAX_FRAME_LENGTH: usize = 16 * 1024 * 1024;
 
+/// A length prefix above this (or above the maximum frame length, if that is
+/// larger) is not a frame but a stream out of step: 1 GiB.
+///
+/// Real frames are at most a few MiB (a vCard photo, a large roster). A frame
+/// between the maximum frame length and this ceiling is skipped and the
+/// stream goes on; a prefix beyond it (`0xFFFFFFFF`, or text where a prefix
+/// should be) would make a reader skip gigabytes while looking alive, so the
+/// codec fails the stream with [`CorruptStream`] instead.
+pub const CORRUPT_FRAME_LENGTH: usize = 1 << 30;
+
+/// The stream cannot be read any further: a length prefix beyond
+/// [`CORRUPT_FRAME_LENGTH`]. Returned inside the codec's `std::io::Error`
+/// (kind `InvalidData`); find it with `get_ref()` and `downcast_ref`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "corrupt stream: a length prefix of {len} bytes (0x{len:08x}) is beyond any real frame (ceiling {ceiling} bytes)"
+)]
+pub struct CorruptStream {
+    /// The announced body length.
+    pub len: usize,
+    /// The ceiling it exceeded.
+    pub ceiling: usize,
+}
+
 /// The Spectrum 2 framing: a 4-byte big-endian body length, then the body, a
 /// serialized [`WrapperMessage`].
 ///
@@ -23,7 +47,7 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 16 * 1024 * 1024;
 /// wrapper, or that is longer than the maximum, is reported as a
 /// [`FrameError`] *item* and the stream continues with the next frame. An
 /// oversize frame is skipped as its bytes arrive, never buffered. The codec's
-/// own `Error` is reserved for I/O failures.
+/// own `Error` is reserved for I/O failures and for a [`CorruptStream`].
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -87,6 +111,13 @@ impl Decoder for FrameCodec {
             return Ok(None);
         };
         let len = u32::from_be_bytes(*header) as usize;
+        let ceiling = CORRUPT_FRAME_LENGTH.max(self.max_frame_length);
+        if len > ceiling {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                CorruptStream { len, ceiling },
+            ));
+        }
         if len > self.max_frame_length {
             src.advance(HEADER_LEN);
             let n = len.min(src.len());

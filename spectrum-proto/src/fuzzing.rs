@@ -62,6 +62,11 @@ fn decode_chunks(data: &[u8], cuts: &[usize]) -> Vec<Result<WrapperMessage, Fram
             match codec.decode(&mut buf) {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
+                // A length beyond any real frame ends the stream, at the same
+                // frame however the bytes were cut.
+                Err(e) if e.get_ref().is_some_and(|e| e.is::<crate::CorruptStream>()) => {
+                    return frames;
+                }
                 Err(e) => panic!("the decoder failed as a stream: {e}"),
             }
         }

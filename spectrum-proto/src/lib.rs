@@ -41,11 +41,13 @@ mod generated {
     pub mod pbnetwork;
 }
 
-pub use codec::{DEFAULT_MAX_FRAME_LENGTH, FrameCodec, HEADER_LEN};
+pub use codec::{
+    CORRUPT_FRAME_LENGTH, CorruptStream, DEFAULT_MAX_FRAME_LENGTH, FrameCodec, HEADER_LEN,
+};
 pub use error::{DecodeError, EncodeError, FrameError, TypeNumber};
 pub use generated::pbnetwork::*;
 pub use message_type::{Direction, PayloadKind};
-pub use payload::Payload;
+pub use payload::{Payload, login_names_lossy};
 
 /// The wrapper's type enum, `WrapperMessage.Type` in the proto.
 ///

@@ -363,3 +363,39 @@ fn frame_message<M: Message>(
     message.encode_raw(dst);
     Ok(())
 }
+
+/// The fields of a LOGIN read without insisting on UTF-8: what a strict
+/// decode refused can still be answered.
+#[derive(Clone, PartialEq, prost::Message)]
+struct LoginBytes {
+    #[prost(bytes = "vec", tag = "1")]
+    user: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    legacy_name: Vec<u8>,
+}
+
+/// The `user` and `legacyName` of a LOGIN payload that failed to decode,
+/// when its `user` is still readable UTF-8 (the legacy name is converted
+/// lossily). Spectrum 2 forwards string fields unvalidated, so a password
+/// in another encoding makes the strict decode fail; with this, the backend
+/// can still tell that user why (DISCONNECTED) instead of staying silent.
+///
+/// ```
+/// // user "u", legacyName "l", password "\xff" (not UTF-8).
+/// let payload = [0x0a, 0x01, b'u', 0x12, 0x01, b'l', 0x1a, 0x01, 0xff];
+/// assert_eq!(
+///     spectrum_proto::login_names_lossy(&payload),
+///     Some(("u".to_owned(), "l".to_owned()))
+/// );
+/// ```
+pub fn login_names_lossy(payload: &[u8]) -> Option<(String, String)> {
+    let login = LoginBytes::decode(payload).ok()?;
+    let user = String::from_utf8(login.user).ok()?;
+    if user.is_empty() {
+        return None;
+    }
+    Some((
+        user,
+        String::from_utf8_lossy(&login.legacy_name).into_owned(),
+    ))
+}

@@ -54,16 +54,31 @@ fn payload_of(frame: &[u8]) -> Result<Payload, DecodeError> {
 // (a) ------------------------------------------------------------------------
 
 #[test]
+fn absurd_length_prefix_fails_the_stream() {
+    let mut codec = FrameCodec::with_max_frame_length(1024);
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x08, 0x09]);
+    let err = codec.decode(&mut buf).expect_err("a corrupt stream");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let corrupt = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<spectrum_proto::CorruptStream>())
+        .expect("a CorruptStream inside");
+    assert_eq!(corrupt.len, 0xffff_ffff);
+    assert_eq!(corrupt.ceiling, spectrum_proto::CORRUPT_FRAME_LENGTH);
+}
+
+#[test]
 fn huge_length_prefix_is_rejected_without_allocating_it() {
     let mut codec = FrameCodec::with_max_frame_length(1024);
     let mut buf = BytesMut::new();
-    buf.extend_from_slice(&[0xff, 0xff, 0xff, 0xf0]); // announces 4 GiB - 16
+    buf.extend_from_slice(&[0x3f, 0xff, 0xff, 0xf0]); // announces 1 GiB - 16
     buf.extend_from_slice(&[0xaa; 100]); // the start of that body
 
     assert_eq!(
         codec.decode(&mut buf).expect("no I/O error"),
         Some(Err(FrameError::TooLarge {
-            len: 0xffff_fff0,
+            len: 0x3fff_fff0,
             max: 1024
         }))
     );

@@ -147,3 +147,113 @@ fn wrong_arguments_print_usage_and_fail() {
         "{stderr}"
     );
 }
+
+/// The texts of the CONV_MESSAGEs among `frames`.
+fn echoes(frames: &[Payload]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|p| match p {
+            Payload::ConvMessage(m) => Some(m.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sigterms_mid_flood_lose_no_reply() -> Result<()> {
+    const BEFORE: usize = 1500;
+    const AFTER: usize = 1500;
+    let mut delivered = Vec::new();
+    for round in 0..20 {
+        let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+        main.set_recording(false);
+        main.handshake().await?;
+        main.login("alice@localhost", "alice", "pw").await?;
+        for i in 0..BEFORE {
+            main.send_message("alice@localhost", "bob", &i.to_string())
+                .await?;
+        }
+        // Mid-flood: the handler is running.
+        assert_eq!(main.expect_message("alice@localhost").await?.message, "0");
+        main.signal("TERM")?;
+        // The flood goes on while the backend shuts down; once it has
+        // closed, writes may fail.
+        for i in BEFORE..BEFORE + AFTER {
+            if main
+                .send_message("alice@localhost", "bob", &i.to_string())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        // Read to a clean end (a reset would fail here): the replies form
+        // an unbroken prefix of the messages, at least up to the signal.
+        let frames = main.read_to_end().await?;
+        let texts = echoes(&frames);
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(text, &(i + 1).to_string(), "round {round}: reply {}", i + 1);
+        }
+        assert_eq!(main.wait_for_exit().await?, 0, "round {round}");
+        delivered.push(texts.len() + 1);
+    }
+    eprintln!("replies delivered per round (of {BEFORE} before the signal): {delivered:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn sighup_shuts_down_like_sigterm() -> Result<()> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "pw").await?;
+    main.send_message("alice@localhost", "bob", "before the hangup")
+        .await?;
+    assert_eq!(
+        main.expect_message("alice@localhost").await?.message,
+        "before the hangup"
+    );
+    main.signal("HUP")?;
+    main.read_to_end().await?;
+    assert_eq!(
+        main.wait_for_exit().await?,
+        0,
+        "a clean exit, not death by SIGHUP"
+    );
+    let stderr = main.stderr().unwrap_or_default();
+    assert!(
+        stderr.contains("shutting down after a termination signal"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn logs_to_a_file_carry_no_colour_codes() -> Result<()> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), CONFIG).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "pw").await?;
+    assert_eq!(main.exit_and_wait().await?, 0);
+    let stderr = main.stderr().unwrap_or_default();
+    assert!(stderr.contains("logged in"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escapes in a pipe: {stderr:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_latin1_config_file_is_accepted_with_a_warning_naming_the_line() -> Result<()> {
+    let config =
+        b"[service]\njid = echo.localhost\n# Jos\xe9's transport\nbackend = /usr/bin/echo\n";
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_echo"), config).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "pw").await?;
+    assert_eq!(main.exit_and_wait().await?, 0);
+    let stderr = main.stderr().unwrap_or_default();
+    assert!(
+        stderr.contains("not UTF-8") && stderr.contains("line=3"),
+        "{stderr}"
+    );
+    Ok(())
+}
