@@ -9,6 +9,9 @@
 //! CONNECTED / DISCONNECTED and to a sentence for the user
 //! ([`LinkState::frame`], [`LinkState::describe`]).
 //!
+//! A network that is no byte stream (an HTTP long-poll) keeps the same
+//! backoff and states with [`Retries`] around its own loop.
+//!
 //! Everything is bounded: the send queue ([`Link::send`] waits while it is
 //! full, so a peer that stops reading slows the sender down instead of
 //! growing memory), the input queue (a slow owner stops the reading), and
@@ -39,6 +42,7 @@
 
 mod backoff;
 mod lines;
+mod retries;
 mod state;
 mod supervisor;
 
@@ -53,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
 pub use lines::{Line, LineCodec};
+pub use retries::Retries;
 pub use state::{ConnectError, LinkClosed, LinkState};
 
 /// How a [`Link`] behaves.
