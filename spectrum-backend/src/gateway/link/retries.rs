@@ -1,24 +1,6 @@
 //! The bookkeeping of supervision, apart from any I/O: which try this is,
 //! how long to wait after a failure, when to give up, and the
 //! [`LinkState`] to report at each step.
-//!
-//! [`Link`](super::Link) uses it around a byte stream; a network that is
-//! no stream (an HTTP long-poll, say) uses it around its own loop:
-//!
-//! ```
-//! use std::time::Duration;
-//! use spectrum_backend::gateway::link::{Backoff, LinkState, Retries};
-//!
-//! let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(4), attempts: Some(2), jitter: false };
-//! let mut retries = Retries::new(backoff, Duration::ZERO);
-//! assert_eq!(retries.connecting(), LinkState::Connecting { attempt: 1 });
-//! assert_eq!(retries.up(), Some(LinkState::Up));
-//! assert_eq!(retries.up(), None); // still up: nothing new to report
-//! let LinkState::Retrying { delay, .. } = retries.failed("timed out") else { panic!() };
-//! assert_eq!(delay, Duration::from_secs(1));
-//! assert!(matches!(retries.failed("timed out"), LinkState::Retrying { attempt: 2, .. }));
-//! assert!(matches!(retries.failed("timed out"), LinkState::GaveUp { .. }));
-//! ```
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -27,8 +9,27 @@ use spectrum_proto::ConnectionError;
 
 use super::{Backoff, LinkSettings, LinkState};
 
-/// Where a supervised loop stands between tries; see the
-/// [module](self) documentation.
+/// Where a supervised loop stands between tries: which try this is, how
+/// long to wait after a failure, when to give up, and the [`LinkState`] to
+/// report at each step.
+///
+/// [`Link`](super::Link) uses it around a byte stream; a network that is
+/// no stream (an HTTP long-poll, say) uses it around its own loop:
+///
+/// ```
+/// use std::time::Duration;
+/// use spectrum_backend::gateway::link::{Backoff, LinkState, Retries};
+///
+/// let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(4), attempts: Some(2), jitter: false };
+/// let mut retries = Retries::new(backoff, Duration::ZERO);
+/// assert_eq!(retries.connecting(), LinkState::Connecting { attempt: 1 });
+/// assert_eq!(retries.up(), Some(LinkState::Up));
+/// assert_eq!(retries.up(), None); // still up: nothing new to report
+/// let LinkState::Retrying { delay, .. } = retries.failed("timed out") else { panic!() };
+/// assert_eq!(delay, Duration::from_secs(1));
+/// assert!(matches!(retries.failed("timed out"), LinkState::Retrying { attempt: 2, .. }));
+/// assert!(matches!(retries.failed("timed out"), LinkState::GaveUp { .. }));
+/// ```
 pub struct Retries {
     backoff: Backoff,
     stable_after: Duration,
