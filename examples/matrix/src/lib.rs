@@ -39,9 +39,10 @@
 //! | LOGIN, answered by CONNECTED                      | password login, a first sync                |
 //! | … or DISCONNECTED AUTHENTICATION_FAILED (2)       | `M_FORBIDDEN` (wrong password)              |
 //! | … or DISCONNECTED NETWORK_ERROR (0), retried      | homeserver unreachable                      |
-//! | a message from the homeserver's name (`host:port`) | sync failed: "Lost the connection …; trying again in …", then "Connected to …" |
+//! | a message from the homeserver's name (`host:port`), contacts offline | sync failed: "Lost the connection …; trying again in …" |
+//! | … then "Connected to …", contacts' presence again | the homeserver answers again |
 //! | DISCONNECTED NETWORK_ERROR (0) later              | token revoked; 14 failed tries (5 to 10 minutes) |
-//! | BUDDY_CHANGED: alias, icon hash, status           | `m.direct` partners: profile, avatar, presence |
+//! | BUDDY_CHANGED (only what changed): alias, icon hash, status | `m.direct` partners: profile, avatar, presence |
 //! | CONV_MESSAGE to or from `@user:server`            | `m.room.message` in the direct chat (created on first message) |
 //! | … the user's messages from other clients, as carbons | own events without this session's transaction ID |
 //! | `/me …`; xhtml                                    | `m.emote`; `org.matrix.custom.html` (sanitized to XHTML-IM) |

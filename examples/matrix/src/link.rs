@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use sha1::Digest as _;
+use spectrum_backend::gateway::contacts::Contact;
 use spectrum_backend::gateway::link::{Backoff, LinkState, Retries};
+use spectrum_backend::proto::Payload;
 use spectrum_backend::{ConnectionError, Ctx, Error, ParticipantFlag, StatusType};
 
 use crate::matrix::types::{JoinedRoom, Session, SyncRequest, SyncResponse};
@@ -187,7 +188,7 @@ impl Link {
         };
         let me = client.user_id().to_owned();
         let client = Arc::new(client);
-        let tracker = Arc::new(Mutex::new(Tracker::new(me)));
+        let tracker = Arc::new(Mutex::new(Tracker::new(me, ctx.user())));
         let mut outs = apply(&client, &tracker, &first, true);
         if let Some(news) = &news {
             outs.extend(apply(&client, &tracker, news, false));
@@ -270,11 +271,23 @@ struct Syncing {
 }
 
 impl Syncing {
-    /// Tells the user how the link to the homeserver stands.
-    async fn tell(&self, state: &LinkState) -> Result<(), Error> {
+    /// Tells the user how the link to the homeserver stands, and shows the
+    /// contacts offline while it is away and as they were once it is back.
+    async fn tell(&self, state: &LinkState, tracker: &Mutex<Tracker>) -> Result<(), Error> {
         let text = state.describe(&self.network);
         tracing::info!("{text}");
-        self.ctx.message(&self.network, text).send().await
+        self.ctx.message(&self.network, text).send().await?;
+        let frames = {
+            let mut tracker = lock(tracker);
+            match state {
+                LinkState::Up => tracker.roster_as_known(),
+                _ => tracker.roster.all_offline(),
+            }
+        };
+        for frame in frames {
+            self.ctx.send(frame).await?;
+        }
+        Ok(())
     }
 }
 
@@ -313,7 +326,7 @@ async fn sync_loop(
         let error = match answer {
             Ok(answer) => {
                 if let Some(up) = link.retries.up()
-                    && link.tell(&up).await.is_err()
+                    && link.tell(&up, &tracker).await.is_err()
                 {
                     return;
                 }
@@ -352,7 +365,7 @@ async fn sync_loop(
                     return;
                 };
                 // Told once per outage, not at every try.
-                if was_up && link.tell(&state).await.is_err() {
+                if was_up && link.tell(&state, &tracker).await.is_err() {
                     return;
                 }
                 tokio::select! {
@@ -457,11 +470,10 @@ pub(crate) async fn report(
                 status,
                 message,
             } => {
-                ctx.buddy(user_id)
-                    .status(status)
-                    .status_message(message)
-                    .send()
-                    .await?;
+                let frame = lock(tracker)
+                    .roster
+                    .status_changed(&user_id, status, &message);
+                send(ctx, frame).await?;
             }
             Out::AcceptInvite { room_id, from } => {
                 match accept(client, tracker, &room_id, &from).await {
@@ -492,17 +504,16 @@ async fn accept(
     Ok(outs)
 }
 
-/// SHA-1 of an avatar, in hex: the icon hash XMPP clients compare with the
-/// vCard photo.
-pub(crate) fn icon_hash(bytes: &[u8]) -> String {
-    sha1::Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Sends a frame, if there is one.
+async fn send(ctx: &Ctx, frame: Option<Payload>) -> Result<(), Error> {
+    match frame {
+        Some(frame) => ctx.send(frame).await,
+        None => Ok(()),
+    }
 }
 
-/// BUDDY_CHANGED for a direct-chat partner: display name, avatar hash,
-/// presence if known.
+/// BUDDY_CHANGED for a direct-chat partner, if anything changed: display
+/// name, avatar, presence if known.
 async fn announce(
     ctx: &Ctx,
     client: &Client,
@@ -513,13 +524,19 @@ async fn announce(
     let alias = profile
         .displayname
         .unwrap_or_else(|| view::localpart(user_id).to_owned());
-    let mut buddy = ctx.buddy(user_id).alias(alias);
+    let mut contact = Contact::new().alias(alias);
     if let Some(mxc) = profile.avatar_url
         && let Ok(avatar) = client.download_at_most(&mxc, AVATAR_BYTES).await
     {
-        buddy = buddy.icon_hash(icon_hash(&avatar.bytes));
+        contact = contact.avatar(&avatar.bytes);
     }
-    let presence = lock(tracker).presence_of(user_id).cloned();
-    let (status, message) = presence.unwrap_or((StatusType::StatusNone, String::new()));
-    buddy.status(status).status_message(message).send().await
+    let frame = {
+        let mut tracker = lock(tracker);
+        let presence = tracker.presence_of(user_id).cloned();
+        let (status, message) = presence.unwrap_or((StatusType::StatusNone, String::new()));
+        tracker
+            .roster
+            .update(user_id, contact.status(status, message))
+    };
+    send(ctx, frame).await
 }

@@ -597,10 +597,24 @@ async fn a_wrong_password_is_final_and_an_unreachable_server_is_retried() -> Tes
     Ok(())
 }
 
+/// The next BUDDY_CHANGED showing bob with `status`.
+async fn bob_is(main: &mut MainInstance, status: StatusType) -> TestResult {
+    main.expect(&format!("bob {status:?}"), |p| match p {
+        Payload::BuddyChanged(b) if b.buddy_name == BOB && b.status == Some(status as i32) => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_homeserver_restart_mid_session_loses_and_doubles_nothing() -> TestResult {
     let (mut synapse, mut main, bob, dm) = alice_and_bob().await?;
     let network = synapse.url().trim_start_matches("http://").to_owned();
+    bob.set_presence("online", "here").await?;
+    bob_is(&mut main, StatusType::StatusOnline).await?;
     bob.send_message(&dm, &message_content(MsgType::Text, "before", None))
         .await?;
     assert_eq!(main.expect_message(USER).await?.message, "before");
@@ -614,6 +628,8 @@ async fn a_homeserver_restart_mid_session_loses_and_doubles_nothing() -> TestRes
             && lost.message.contains("trying again"),
         "{lost:?}"
     );
+    // Nothing is known of contacts while the homeserver is away.
+    bob_is(&mut main, StatusType::StatusNone).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     synapse.restart().await?;
     bob.send_message(&dm, &message_content(MsgType::Text, "after", None))
@@ -626,6 +642,7 @@ async fn a_homeserver_restart_mid_session_loses_and_doubles_nothing() -> TestRes
             format!("Connected to {network}.").as_str()
         )
     );
+    bob_is(&mut main, StatusType::StatusOnline).await?;
     assert_eq!(main.expect_message(USER).await?.message, "after");
     main.expect_none("a repeated message", Duration::from_secs(3), |p| {
         matches!(p, Payload::ConvMessage(_) | Payload::Disconnected(_))
