@@ -15,9 +15,10 @@
 //! | Spectrum 2                                              | IRC                                  |
 //! |---------------------------------------------------------|--------------------------------------|
 //! | LOGIN, answered by CONNECTED                            | connect, NICK/USER, welcome (001)    |
-//! | … or by DISCONNECTED NAME_IN_USE (6), final             | nickname in use (433)                |
+//! | … or by DISCONNECTED NAME_IN_USE (6), final             | nickname in use (433), even with `_` |
 //! | … or by DISCONNECTED NETWORK_ERROR (0), retried         | unreachable, or no welcome           |
-//! | DISCONNECTED NETWORK_ERROR (0) later                    | connection lost                      |
+//! | a message from the server's name; rooms rejoined        | connection lost, then back           |
+//! | DISCONNECTED NETWORK_ERROR (0)                          | connection lost for good             |
 //! | CONV_MESSAGE to or from `nick`                          | PRIVMSG nick                         |
 //! | JOIN_ROOM `#chan`, answered by every occupant (ops are moderators), the user last, then the subject | JOIN; topic (332/333); NAMES (353/366) |
 //! | CONV_MESSAGE in `#chan`; the user's own are echoed back | PRIVMSG #chan                        |
@@ -29,17 +30,26 @@
 //!
 //! # Design
 //!
-//! * **One session, two tasks.** [`Irc`] is a user's session: its handlers
-//!   run one event from Spectrum 2 at a time and only *send* to the server.
-//!   A read task, spawned at login with a clone of the session's [`Ctx`],
-//!   reads the server and reports to Spectrum 2. It stops when the session
-//!   ends ([`Ctx::ended`]); if the connection dies first, it reports
-//!   DISCONNECTED itself.
-//! * **A sans-I/O core.** Both sides share one `State` behind a mutex that
-//!   is never held across an `.await`: the nickname, the rooms with their
-//!   occupants, operators and topic. `State::on_message` turns an IRC
-//!   message into events for Spectrum 2; the read task sends them after
-//!   releasing the lock. The IRC rules are unit-tested on plain lines.
+//! * **One session, two tasks, one link.** [`Irc`] is a user's session: its
+//!   handlers run one event from Spectrum 2 at a time and only *send* to
+//!   the server, through the author layer's supervised link: its send queue
+//!   is bounded, so a server that stops reading slows the handlers down
+//!   instead of growing memory. A read task, spawned at login with a clone
+//!   of the session's [`Ctx`], owns the link and reports to Spectrum 2.
+//! * **A dropped connection comes back.** The link reconnects with a
+//!   jittered exponential backoff (the next server of the list each time),
+//!   registers again and rejoins the rooms; the user is told by a message
+//!   from the server's name, and when the occupants come the rooms show
+//!   only what changed. Only when the link gives up
+//!   (`service.irc_reconnect_attempts` failures in a row) is the session
+//!   ended with DISCONNECTED. Lines longer than 8 KiB are skipped as they
+//!   arrive, never buffered.
+//! * **The layer tracks the rooms.** Both sides share one `State` behind a
+//!   mutex that is never held across an `.await`: the nickname and the
+//!   author layer's rooms tracker, which answers JOIN_ROOM (also the replays
+//!   after every CONNECTED) and turns occupant changes into frames.
+//!   `State::on_message` only says which IRC message is which change; the
+//!   read task sends the frames after releasing the lock.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
 //!   and are matched exactly, while IRC channel names are case-insensitive:
 //!   rooms are keyed by the folded channel name and every event uses the
@@ -53,44 +63,66 @@
 //!   every CONNECTED) is answered from memory. Join errors (bad key,
 //!   invite-only, banned, no such channel...) are reported on the user's
 //!   own nickname with the matching error flag.
-//! * **Errors carry the right code.** A nickname the server refuses as in
-//!   use ends the login with NAME_IN_USE (final); an unreachable server, a
-//!   welcome that never comes or a lost connection is a NETWORK_ERROR,
-//!   which Spectrum 2 retries; wrong settings are INVALID_SETTINGS, a name
-//!   that cannot be a nickname INVALID_USERNAME.
+//! * **Errors carry the right code.** A nickname in use is tried again with
+//!   `_` appended (rooms then show the rename); still in use after five
+//!   tries, the login ends with NAME_IN_USE (final). A nickname the server
+//!   calls erroneous (432) is INVALID_USERNAME; an unreachable server or a
+//!   welcome that never comes is a NETWORK_ERROR, which Spectrum 2 retries;
+//!   wrong settings are INVALID_SETTINGS.
 //!
 //! One IRC network per transport: rooms are plain channel names (`#chan`);
 //! the multi-network form `#chan@server` is not supported. The backend
 //! announces that users need neither registration nor a password
 //! ([`capabilities`]): the legacy name (or MUC nickname) is the IRC nickname.
 //!
-//! The `irc` crate is used without TLS (no OpenSSL), without CTCP
-//! auto-replies and without its channel lists; its `encoding` feature is on
-//! so that a line that is not UTF-8 is decoded lossily instead of ending the
-//! connection.
+//! Lines that are not UTF-8 are decoded lossily instead of ending the
+//! connection; `irc-proto` parses them.
 
-mod link;
+mod network;
+mod register;
 mod settings;
 mod state;
+mod text;
 
+use std::sync::Arc;
+
+use irc_proto::Command;
 use spectrum_backend::Capabilities;
+use spectrum_backend::gateway::rooms::JoinAction;
 use spectrum_backend::prelude::*;
 
-use crate::link::{Link, irc_lines, report};
+use crate::network::{Network, NotConnected};
 use crate::settings::{Settings, check_nickname};
-use crate::state::{Join, Target};
-use irc::client::prelude::Command;
+use crate::state::Target;
+use crate::text::{clean, irc_lines, target, to_irc};
 
 /// What the backend announces to Spectrum 2 besides rooms (derived from
-/// the handlers): IRC needs no registration and no password.
+/// the handlers): IRC needs no registration and no password; contacts map
+/// to JIDs with `%` (`nick%server`), as Spectrum 2's own IRC backend says.
 pub fn capabilities(c: &mut Capabilities) {
     c.need_registration = false;
     c.need_password = false;
+    c.disable_jid_escaping = true;
 }
 
 /// One user's IRC session.
 pub struct Irc {
-    link: Link,
+    net: Network,
+}
+
+impl Irc {
+    /// Queues `command`; if the server is out of reach, tells the user
+    /// that `what` was not sent.
+    async fn send(&self, ctx: &Ctx, command: Command, what: &str) -> Result<bool> {
+        match self.net.send(&command).await {
+            Ok(()) => Ok(true),
+            Err(NotConnected(server)) => {
+                let text = format!("Not connected to {server} right now: {what} was not sent.");
+                ctx.message(server, text).send().await?;
+                Ok(false)
+            }
+        }
+    }
 }
 
 #[backend]
@@ -99,11 +131,11 @@ impl Irc {
     /// welcomed the user, so CONNECTED is true when Spectrum 2 gets it.
     #[on(Login)]
     async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
-        let settings = Settings::from_config(ctx.config())?;
+        let settings = Arc::new(Settings::from_config(ctx.config())?);
         let nick = login.legacy_name.trim();
         check_nickname(nick)?;
-        let link = Link::open(ctx, &settings, nick, &login.password).await?;
-        Ok(Irc { link })
+        let net = Network::open(ctx, settings, nick, &login.password).await?;
+        Ok(Irc { net })
     }
 
     /// A message to a nickname, a room, or a room occupant (`room/nick`).
@@ -111,16 +143,29 @@ impl Irc {
     /// own room messages otherwise.
     #[on(ConvMessage)]
     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-        let (target, nick) = {
-            let mut state = self.link.state();
-            (state.target(&msg.buddy_name), state.nick().to_owned())
+        let (target_of, nick) = {
+            let mut state = self.net.state();
+            (state.target(&msg.buddy_name), state.nick.clone())
         };
-        let (to, echo_room) = match target {
+        let (to, echo_room) = match target_of {
             Target::Channel { channel, room } => (channel, room),
             Target::Nick(nick) => (nick, None),
         };
+        let Some(to) = target(&to) else {
+            let text = format!("`{}` is no IRC nickname or channel.", clean(&to));
+            return ctx.message(self.net.server(), text).send().await;
+        };
         for line in irc_lines(&msg.message) {
-            self.link.send(Command::PRIVMSG(to.clone(), line));
+            if !self
+                .send(
+                    ctx,
+                    Command::PRIVMSG(to.clone(), to_irc(&line)),
+                    "the message",
+                )
+                .await?
+            {
+                return Ok(());
+            }
         }
         if let Some(room) = echo_room {
             ctx.room_message(room, nick, msg.message).send().await?;
@@ -129,40 +174,52 @@ impl Irc {
     }
 
     /// Joins the channel named like the room; the answer comes when the
-    /// server has sent the names.
+    /// server has sent the names. While the connection is down the join
+    /// waits for it to come back.
     #[on(JoinRoom)]
     async fn join_room(&mut self, ctx: &Ctx, room: Room) -> Result<()> {
-        let join = self.link.state().join(room);
-        match join {
-            Join::Send { channel, key } => {
-                let key = (!key.is_empty()).then_some(key);
-                self.link.send(Command::JOIN(channel, key, None));
-                Ok(())
+        let action = self.net.state().rooms.join_requested(&room);
+        match action {
+            JoinAction::Join(join) if self.net.is_up() => {
+                let key = (!join.password.is_empty()).then_some(join.password);
+                self.net
+                    .send(&Command::JOIN(clean(&join.room), key, None))
+                    .await
+                    .ok();
             }
-            Join::Pending => Ok(()),
-            Join::Answer(joined) => report(ctx, joined).await,
+            JoinAction::Join(_) | JoinAction::Pending => {}
+            JoinAction::Replay(frames) => {
+                for frame in frames {
+                    ctx.send(frame).await?;
+                }
+            }
         }
+        Ok(())
     }
 
     /// Leaves the channel.
     #[on(LeaveRoom)]
     async fn leave_room(&mut self, room: Room) {
-        let channel = self.link.state().leave(&room.room);
+        let channel = self.net.state().rooms.left(&room.room);
         if let Some(channel) = channel {
-            self.link.send(Command::PART(channel, None));
+            self.net
+                .send(&Command::PART(clean(&channel), None))
+                .await
+                .ok();
         }
     }
 
     /// Sets the channel's topic; the server's TOPIC echo reports it back.
     #[on(RoomSubjectChanged)]
-    async fn subject(&mut self, msg: ConversationMessage) {
-        let topic = msg.message.lines().collect::<Vec<_>>().join(" ");
-        self.link.send(Command::TOPIC(msg.buddy_name, Some(topic)));
+    async fn subject(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+        let topic = clean(&irc_lines(&msg.message).join(" "));
+        let command = Command::TOPIC(clean(&msg.buddy_name), Some(topic));
+        self.send(ctx, command, "the subject").await.map(drop)
     }
 
     /// Quits IRC.
     #[on(Logout)]
     async fn logout(self, _logout: Logout) {
-        self.link.quit("Logged out").await;
+        self.net.quit("Logged out").await;
     }
 }

@@ -1,5 +1,7 @@
 //! The IRC keys of the transport config file.
 
+use std::fmt;
+
 use spectrum_backend::{Config, Error};
 
 /// The port IRC servers listen on when `service.irc_server` names none.
@@ -8,8 +10,9 @@ pub(crate) const DEFAULT_PORT: u16 = 6667;
 /// What the config file says about the IRC network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
-    /// `service.irc_server`, once or repeated: tried in order.
-    pub(crate) servers: Vec<(String, u16)>,
+    /// `service.irc_server`, once or repeated: tried in order at login,
+    /// round robin on reconnects.
+    pub(crate) servers: Vec<Server>,
     /// `service.irc_send_pass`: send the user's password as the server
     /// password (PASS) instead of identifying to a service.
     pub(crate) send_pass: bool,
@@ -17,6 +20,24 @@ pub(crate) struct Settings {
     /// sent as a private message after the welcome when the user has a
     /// password. Default `NickServ identify $password`.
     pub(crate) identify: String,
+    /// `service.irc_reconnect_attempts`: failed tries in a row after which
+    /// a lost connection is given up (DISCONNECTED); 0 never gives up.
+    pub(crate) reconnect_attempts: u32,
+}
+
+/// One IRC server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Server {
+    /// Host name or address.
+    pub(crate) host: String,
+    /// TCP port.
+    pub(crate) port: u16,
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
 }
 
 impl Settings {
@@ -43,29 +64,40 @@ impl Settings {
             .get("service.irc_identify")
             .unwrap_or("NickServ identify $password")
             .to_owned();
+        let reconnect_attempts = match config.get("service.irc_reconnect_attempts") {
+            None => 10,
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::invalid_settings(format!(
+                    "service.irc_reconnect_attempts = {v} is not a number"
+                ))
+            })?,
+        };
         Ok(Settings {
             servers,
             send_pass,
             identify,
+            reconnect_attempts,
         })
     }
 
     /// The private message that identifies the user to a nickname service,
     /// as (target, text); none without a password or with PASS.
-    pub(crate) fn identify_message(&self, password: &str) -> Option<(String, String)> {
+    pub(crate) fn identify_message(&self, name: &str, password: &str) -> Option<(String, String)> {
         if self.send_pass || password.is_empty() {
             return None;
         }
         let (target, text) = self.identify.trim().split_once(' ')?;
         Some((
             target.to_owned(),
-            text.trim().replace("$password", password),
+            text.trim()
+                .replace("$name", name)
+                .replace("$password", password),
         ))
     }
 }
 
 /// `host`, `host:port`, `[v6 address]` or `[v6 address]:port`.
-fn parse_server(value: &str) -> Result<(String, u16), Error> {
+fn parse_server(value: &str) -> Result<Server, Error> {
     let bad = || {
         Error::invalid_settings(format!(
             "service.irc_server = {value}: expected host[:port]"
@@ -93,7 +125,10 @@ fn parse_server(value: &str) -> Result<(String, u16), Error> {
         None => DEFAULT_PORT,
         Some(p) => p.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?,
     };
-    Ok((host.to_owned(), port))
+    Ok(Server {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 /// Refuses legacy names no IRC server accepts as a nickname (final:
@@ -131,13 +166,18 @@ mod tests {
              irc_server = [::1]:6697\nirc_server = ::1\n",
         )
         .expect("valid");
+        let servers: Vec<String> = s
+            .servers
+            .iter()
+            .map(|s| format!("{} {}", s.host, s.port))
+            .collect();
         assert_eq!(
-            s.servers,
+            servers,
             [
-                ("irc.example.net".to_owned(), 6667),
-                ("127.0.0.1".to_owned(), 7000),
-                ("::1".to_owned(), 6697),
-                ("::1".to_owned(), 6667),
+                "irc.example.net 6667",
+                "127.0.0.1 7000",
+                "::1 6697",
+                "::1 6667",
             ]
         );
         assert!(!s.send_pass);
@@ -161,17 +201,17 @@ mod tests {
     fn identification() {
         let s = settings("[service]\nirc_server = h\n").expect("valid");
         assert_eq!(
-            s.identify_message("pw"),
+            s.identify_message("alice", "pw"),
             Some(("NickServ".into(), "identify pw".into()))
         );
-        assert_eq!(s.identify_message(""), None);
+        assert_eq!(s.identify_message("alice", ""), None);
         let s = settings("[service]\nirc_server = h\nirc_send_pass = 1\n").expect("valid");
-        assert_eq!(s.identify_message("pw"), None);
-        let s = settings("[service]\nirc_server = h\nirc_identify = Q auth me $password\n")
+        assert_eq!(s.identify_message("alice", "pw"), None);
+        let s = settings("[service]\nirc_server = h\nirc_identify = Q auth $name $password\n")
             .expect("valid");
         assert_eq!(
-            s.identify_message("pw"),
-            Some(("Q".into(), "auth me pw".into()))
+            s.identify_message("alice", "pw"),
+            Some(("Q".into(), "auth alice pw".into()))
         );
     }
 

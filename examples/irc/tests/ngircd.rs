@@ -352,20 +352,65 @@ async fn join_errors_are_reported_on_the_users_own_nickname() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_nickname_in_use_is_refused_with_code_6() -> TestResult {
+async fn a_nickname_in_use_gets_an_underscore_and_rooms_show_the_rename() -> TestResult {
     let irc = Ngircd::start().await?;
     let _carol = PlainClient::connect(irc.port(), "carol").await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    let mut main = backend(&irc.transport_config()).await?;
+    main.login("carol@xmpp.test", "carol", "").await?;
+    bob.send("WHOIS carol_").await?;
+    bob.expect("carol_ known to the server", |l| l.command == "311")
+        .await?;
+
+    main.send(Payload::JoinRoom(proto::Room {
+        user_name: "carol@xmpp.test".into(),
+        nickname: "carol".into(),
+        room: "#test".into(),
+        password: Some(String::new()),
+    }))
+    .await?;
+    let renamed = main
+        .expect("ROOM_NICKNAME_CHANGED", |p| match p {
+            Payload::RoomNicknameChanged(r) => Some(r.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(
+        (renamed.room.as_str(), renamed.nickname.as_str()),
+        ("#test", "carol_")
+    );
+    let own = participant(&mut main, "#test", "carol").await?;
+    assert!(has(own.flag, ParticipantFlag::Me), "{own:?}");
+    assert_eq!(own.newname.as_deref(), Some("carol_"));
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_nickname_in_use_even_with_underscores_is_refused_with_code_6() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let mut taken = Vec::new();
+    for nick in [
+        "dave",
+        "dave_",
+        "dave__",
+        "dave___",
+        "dave____",
+        "dave_____",
+    ] {
+        taken.push(PlainClient::connect(irc.port(), nick).await?);
+    }
     let mut main = backend(&irc.transport_config()).await?;
     let refused = main
-        .try_login("carol@xmpp.test", "carol", "")
+        .try_login("dave@xmpp.test", "dave", "")
         .await?
-        .expect_err("the nickname is taken");
+        .expect_err("every nickname is taken");
     assert_eq!(
         refused.error,
         spectrum_backend::ConnectionError::NameInUse as i32
     );
     let text = refused.message.unwrap_or_default();
-    assert!(text.contains("carol") && text.contains("in use"), "{text}");
+    assert!(text.contains("dave") && text.contains("in use"), "{text}");
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
@@ -388,9 +433,73 @@ async fn an_unreachable_server_is_a_network_error() -> TestResult {
     Ok(())
 }
 
+/// The next message to the user from `from` (the server, for the
+/// backend's own news).
+async fn news(
+    main: &mut MainInstance,
+    from: &str,
+    needle: &str,
+) -> Result<String, support::Report> {
+    Ok(main
+        .expect(
+            &format!("a message from {from} with `{needle}`"),
+            |p| match p {
+                Payload::ConvMessage(m) if m.buddy_name == from && m.message.contains(needle) => {
+                    Some(m.message.clone())
+                }
+                _ => None,
+            },
+        )
+        .await?)
+}
+
 #[tokio::test]
-async fn a_lost_connection_is_reported_as_a_network_error() -> TestResult {
-    let (mut irc, mut main, _bob) = alice_and_bob().await?;
+async fn a_lost_connection_comes_back_rejoins_the_rooms_and_tells_the_user() -> TestResult {
+    let (mut irc, mut main, mut bob) = alice_and_bob().await?;
+    bob.send("JOIN #test").await?;
+    bob.expect("end of NAMES", |l| l.command == "366").await?;
+    let occupants = main.join_room(USER, "#test", "alice", "").await?;
+    assert_eq!(occupants.len(), 2, "{occupants:?}");
+
+    irc.stop();
+    let lost = news(&mut main, "127.0.0.1", "Lost the connection").await?;
+    assert!(lost.contains("trying again in"), "{lost}");
+    irc.restart().await?;
+    let back = news(&mut main, "127.0.0.1", "again as alice").await?;
+    assert!(back.contains("rejoining 1 rooms"), "{back}");
+    // The new server's #test has only alice: bob is gone, she is its op.
+    let gone = participant(&mut main, "#test", "bob").await?;
+    assert_eq!(gone.status, StatusType::StatusNone as i32);
+    let own = participant(&mut main, "#test", "alice").await?;
+    assert!(
+        has(own.flag, ParticipantFlag::Moderator) && has(own.flag, ParticipantFlag::Me),
+        "{own:?}"
+    );
+
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #test").await?;
+    let back = participant(&mut main, "#test", "bob").await?;
+    assert_eq!(back.status, StatusType::StatusOnline as i32);
+    bob.send("PRIVMSG #test :welcome back").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(
+        (m.buddy_name.as_str(), m.message.as_str()),
+        ("#test", "welcome back")
+    );
+
+    main.logout(USER, "alice").await?;
+    bob.expect("alice's QUIT", |l| l.is("QUIT", "alice"))
+        .await?;
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_connection_lost_for_good_is_reported_as_a_network_error() -> TestResult {
+    let mut irc = Ngircd::start().await?;
+    let config = format!("{}irc_reconnect_attempts = 1\n", irc.transport_config());
+    let mut main = backend(&config).await?;
+    main.login(USER, "alice", "").await?;
     irc.stop();
     let lost = main
         .expect("DISCONNECTED", |p| match p {
@@ -404,7 +513,7 @@ async fn a_lost_connection_is_reported_as_a_network_error() -> TestResult {
     );
     let text = lost.message.unwrap_or_default();
     assert!(
-        text.contains("Lost the connection to IRC server 127.0.0.1:"),
+        text.contains(&format!("127.0.0.1:{}", irc.port())) && text.contains("gave up"),
         "{text}"
     );
     // Spectrum 2 answers with LOGOUT; it must be harmless now.

@@ -1,0 +1,346 @@
+//! A user's connection to the IRC network: the author layer's supervised
+//! link (reconnects with backoff, bounded queues and lines), registration
+//! as its connect step, and the read task that reports to Spectrum 2.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use irc_proto::Command;
+use spectrum_backend::gateway::link::{
+    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSender, LinkSettings, LinkState,
+};
+use spectrum_backend::{ConnectionError, Ctx, Error};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
+use crate::settings::{Server, Settings};
+use crate::state::State;
+
+/// How long one server gets to accept the connection and welcome the user.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long LOGOUT waits for the QUIT to be written.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The read task's link.
+type IrcLink = Link<Line, String>;
+
+/// The handlers' side of the connection.
+pub(crate) struct Network {
+    sender: LinkSender<String>,
+    link_state: watch::Receiver<LinkState>,
+    state: Arc<Mutex<State>>,
+    /// Where the user is connected, for messages to them.
+    server: Arc<Mutex<Server>>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The line could not be queued: the server is out of reach.
+#[derive(Debug)]
+pub(crate) struct NotConnected(pub(crate) String);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change under these locks is complete when it returns.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the connect step shares with the read task.
+struct Connector {
+    settings: Arc<Settings>,
+    who: Registration,
+    /// The next server to try after a lost connection (round robin).
+    next: AtomicUsize,
+    /// Whether a connection was ever up: until then every server is tried
+    /// once and a failure ends the login (Spectrum 2 retries logins).
+    was_up: AtomicBool,
+    state: Arc<Mutex<State>>,
+    server: Arc<Mutex<Server>>,
+}
+
+impl Connector {
+    async fn connect(self: Arc<Self>) -> Result<Stream, ConnectError> {
+        let servers = &self.settings.servers;
+        let first = !self.was_up.load(Ordering::SeqCst);
+        let order: Vec<usize> = if first {
+            (0..servers.len()).collect()
+        } else {
+            vec![self.next.load(Ordering::SeqCst) % servers.len()]
+        };
+        let mut failures = Vec::new();
+        for i in order {
+            let server = &servers[i];
+            let attempt = async {
+                let io = connect(server).await?;
+                register(io, server, &self.who).await
+            };
+            let result = tokio::time::timeout(SERVER_TIMEOUT, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ConnectError::retry(format!(
+                        "IRC server {server}: no welcome within {SERVER_TIMEOUT:?}"
+                    )))
+                });
+            match result {
+                Ok((io, nick)) => {
+                    lock(&self.state).nick = nick;
+                    *lock(&self.server) = server.clone();
+                    self.next.store(i + 1, Ordering::SeqCst);
+                    self.was_up.store(true, Ordering::SeqCst);
+                    return Ok(io);
+                }
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    tracing::info!("{}", e.message());
+                    self.next.store(i + 1, Ordering::SeqCst);
+                    failures.push(e.message().to_owned());
+                }
+            }
+        }
+        let reason = failures.join("; ");
+        if first {
+            Err(ConnectError::fatal(ConnectionError::NetworkError, reason))
+        } else {
+            Err(ConnectError::retry(reason))
+        }
+    }
+}
+
+impl Network {
+    /// Connects and registers as `nick`; returns once the server welcomed
+    /// the user (CONNECTED is sent then), or the login's error.
+    pub(crate) async fn open(
+        ctx: &Ctx,
+        settings: Arc<Settings>,
+        nick: &str,
+        password: &str,
+    ) -> Result<Network, Error> {
+        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick)));
+        let server = Arc::new(Mutex::new(settings.servers[0].clone()));
+        let connector = Arc::new(Connector {
+            who: Registration {
+                nick: nick.to_owned(),
+                pass: (settings.send_pass && !password.is_empty()).then(|| password.to_owned()),
+            },
+            settings: Arc::clone(&settings),
+            next: AtomicUsize::new(0),
+            was_up: AtomicBool::new(false),
+            state: Arc::clone(&state),
+            server: Arc::clone(&server),
+        });
+        let mut link_settings = LinkSettings::new(ctx.user());
+        link_settings.backoff = Backoff {
+            attempts: (settings.reconnect_attempts > 0).then_some(settings.reconnect_attempts),
+            ..Backoff::default()
+        };
+        link_settings.connect_timeout = SERVER_TIMEOUT * (settings.servers.len() as u32 + 1);
+        let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
+            Arc::clone(&connector).connect()
+        });
+        let (up_tx, up) = oneshot::channel();
+        let stop = CancellationToken::new();
+        let reader = Reader {
+            ctx: ctx.clone(),
+            settings,
+            password: password.to_owned(),
+            state: Arc::clone(&state),
+            server: Arc::clone(&server),
+            login: Some(up_tx),
+            was_up: false,
+        };
+        let network = Network {
+            sender: link.sender(),
+            link_state: link.watch(),
+            state,
+            server,
+            stop: stop.clone(),
+            task: Some(tokio::spawn(reader.run(link, stop))),
+        };
+        match up.await {
+            Ok(Ok(())) => Ok(network),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::network("the IRC connection ended before the login")),
+        }
+    }
+
+    /// The session's view of the server, for a handler's decision.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// The server the user is on (or was last on).
+    pub(crate) fn server(&self) -> String {
+        lock(&self.server).to_string()
+    }
+
+    /// Whether lines go out now.
+    pub(crate) fn is_up(&self) -> bool {
+        matches!(*self.link_state.borrow(), LinkState::Up)
+    }
+
+    /// Queues a command; waits while the queue is full (the server reads
+    /// slowly). Refused while the connection is down: the user is told,
+    /// rather than a handler waiting for minutes.
+    pub(crate) async fn send(&self, command: &Command) -> Result<(), NotConnected> {
+        if !self.is_up() {
+            return Err(NotConnected(self.server()));
+        }
+        self.sender
+            .send(String::from(command))
+            .await
+            .map_err(|_| NotConnected(self.server()))
+    }
+
+    /// QUIT, then closes the connection once it is written.
+    pub(crate) async fn quit(mut self, reason: &str) {
+        let quit = Command::QUIT(Some(reason.to_owned()));
+        if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit))
+            .await
+            .is_err()
+        {
+            tracing::info!("the QUIT could not be queued in time");
+        }
+        self.stop.cancel();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(QUIT_TIMEOUT, &mut task).await.is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The read task: the link's events, reported to Spectrum 2.
+struct Reader {
+    ctx: Ctx,
+    settings: Arc<Settings>,
+    password: String,
+    state: Arc<Mutex<State>>,
+    server: Arc<Mutex<Server>>,
+    /// Answers the login: the first connection up, or why there is none.
+    login: Option<oneshot::Sender<Result<(), Error>>>,
+    was_up: bool,
+}
+
+impl Reader {
+    async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
+        loop {
+            let event = tokio::select! {
+                () = self.ctx.ended() => break,
+                () = stop.cancelled() => break,
+                event = link.next() => event,
+            };
+            match event {
+                None => return,
+                Some(LinkEvent::State(state)) => self.on_state(&link, state).await,
+                Some(LinkEvent::Received(Line::Text(line))) => self.on_line(&link, &line).await,
+                Some(LinkEvent::Received(Line::TooLong)) => {
+                    tracing::warn!(
+                        "skipped a line longer than {MAX_LINE} bytes from the IRC server"
+                    );
+                }
+            }
+        }
+        link.close().await;
+    }
+
+    /// A sentence from the server's name to the user.
+    async fn tell(&self, text: String) {
+        let from = lock(&self.server).host.clone();
+        if let Err(e) = self.ctx.message(from, text).send().await {
+            tracing::debug!("could not tell the user: {e}");
+        }
+    }
+
+    async fn send(&self, link: &IrcLink, command: Command) {
+        if link.send(String::from(&command)).await.is_err() {
+            tracing::debug!("the link is closed; not sent");
+        }
+    }
+
+    async fn on_state(&mut self, link: &IrcLink, state: LinkState) {
+        let server = lock(&self.server).to_string();
+        match &state {
+            LinkState::Up => {
+                let (nick, rejoin) = {
+                    let mut s = lock(&self.state);
+                    (s.nick.clone(), s.rejoin())
+                };
+                tracing::info!(%server, %nick, "welcomed by the IRC server");
+                if let Some(login) = self.login.take() {
+                    // CONNECTED before anything from the server is reported:
+                    // Spectrum 2 drops messages for users not yet connected.
+                    if let Err(e) = self.ctx.connected().await {
+                        tracing::debug!("could not send CONNECTED: {e}");
+                    }
+                    let _ = login.send(Ok(()));
+                } else {
+                    self.tell(format!(
+                        "Connected to {server} again as {nick}; rejoining {} rooms.",
+                        rejoin.len()
+                    ))
+                    .await;
+                }
+                self.was_up = true;
+                if let Some((target, text)) = self
+                    .settings
+                    .identify_message(self.ctx.legacy_name(), &self.password)
+                {
+                    self.send(link, Command::PRIVMSG(target, text)).await;
+                }
+                for room in rejoin {
+                    let key = (!room.password.is_empty()).then_some(room.password);
+                    self.send(link, Command::JOIN(room.room, key, None)).await;
+                }
+            }
+            LinkState::Retrying { .. } if self.was_up => {
+                tracing::warn!(%server, "{}", state.describe(&server));
+                self.tell(state.describe(&server)).await;
+            }
+            LinkState::GaveUp { code, .. } => {
+                let text = state.describe(&server);
+                if let Some(login) = self.login.take() {
+                    let _ = login.send(Err(Error::new(*code, text)));
+                } else if let Some(frame) = state.frame(self.ctx.user(), &server) {
+                    tracing::warn!(%server, "{text}");
+                    if let Err(e) = self.ctx.send(frame).await {
+                        tracing::debug!("could not send DISCONNECTED: {e}");
+                    }
+                }
+            }
+            LinkState::Connecting { .. } | LinkState::Retrying { .. } | LinkState::Closed => {}
+        }
+    }
+
+    async fn on_line(&mut self, link: &IrcLink, line: &[u8]) {
+        let Some(msg) = parse(line) else {
+            tracing::debug!("not an IRC message ({} bytes)", line.len());
+            return;
+        };
+        if let Command::PING(token, _) = &msg.command {
+            self.send(link, Command::PONG(token.clone(), None)).await;
+            return;
+        }
+        let reaction = lock(&self.state).on_message(&self.ctx, &msg);
+        for frame in reaction.main {
+            if let Err(e) = self.ctx.send(frame).await {
+                tracing::debug!("could not report to the main instance: {e}");
+            }
+        }
+        for line in reaction.server {
+            if link.send(line).await.is_err() {
+                tracing::debug!("the link is closed; not sent");
+            }
+        }
+    }
+}
