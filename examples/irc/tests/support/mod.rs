@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod scripted;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
