@@ -83,6 +83,7 @@ mod register;
 mod settings;
 mod state;
 mod text;
+mod tls;
 
 use std::sync::Arc;
 

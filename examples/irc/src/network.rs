@@ -73,7 +73,7 @@ impl Connector {
         for i in order {
             let server = &servers[i];
             let attempt = async {
-                let io = connect(server).await?;
+                let io = connect(server, self.settings.tls.as_deref()).await?;
                 register(io, server, &self.who).await
             };
             let result = tokio::time::timeout(SERVER_TIMEOUT, attempt)

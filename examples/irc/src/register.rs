@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::settings::Server;
+use crate::tls::Tls;
 
 /// The longest line accepted from a server (IRCv3 tags included); a longer
 /// one is skipped as it arrives, never buffered.
@@ -42,12 +43,19 @@ pub(crate) fn parse(line: &[u8]) -> Option<Message> {
     String::from_utf8_lossy(line).parse().ok()
 }
 
-/// Opens a TCP connection to `server`.
-pub(crate) async fn connect(server: &Server) -> Result<Stream, ConnectError> {
+/// Opens a connection to `server`, over TLS when it says so.
+pub(crate) async fn connect(server: &Server, tls: Option<&Tls>) -> Result<Stream, ConnectError> {
     let tcp = TcpStream::connect((server.host.as_str(), server.port))
         .await
         .map_err(|e| ConnectError::retry(format!("IRC server {server}: cannot connect: {e}")))?;
-    Ok(Box::new(tcp))
+    match tls {
+        Some(tls) if server.tls => tls.wrap(server, tcp).await,
+        _ if server.tls => Err(ConnectError::fatal(
+            ConnectionError::NoSslSupport,
+            format!("IRC server {server}: TLS is not set up"),
+        )),
+        _ => Ok(Box::new(tcp)),
+    }
 }
 
 /// Registers on `io`; the connection (with whatever the server sent after

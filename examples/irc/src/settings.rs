@@ -1,14 +1,20 @@
 //! The IRC keys of the transport config file.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use spectrum_backend::{Config, Error};
 
+use crate::tls::Tls;
+
 /// The port IRC servers listen on when `service.irc_server` names none.
 pub(crate) const DEFAULT_PORT: u16 = 6667;
+/// The port that means TLS without a `+`.
+pub(crate) const TLS_PORT: u16 = 6697;
 
 /// What the config file says about the IRC network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// `service.irc_server`, once or repeated: tried in order at login,
     /// round robin on reconnects.
@@ -23,6 +29,8 @@ pub(crate) struct Settings {
     /// `service.irc_reconnect_attempts`: failed tries in a row after which
     /// a lost connection is given up (DISCONNECTED); 0 never gives up.
     pub(crate) reconnect_attempts: u32,
+    /// TLS settings, when a server is reached over TLS.
+    pub(crate) tls: Option<Arc<Tls>>,
 }
 
 /// One IRC server.
@@ -32,11 +40,17 @@ pub(crate) struct Server {
     pub(crate) host: String,
     /// TCP port.
     pub(crate) port: u16,
+    /// Over TLS: written `+port`, or port 6697.
+    pub(crate) tls: bool,
+    /// Whether the certificate is checked: always, unless the server is
+    /// named in `service.irc_tls_unverified`.
+    pub(crate) verify: bool,
 }
 
 impl fmt::Display for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        let plus = if self.tls { "+" } else { "" };
+        write!(f, "{}:{plus}{}", self.host, self.port)
     }
 }
 
@@ -44,11 +58,16 @@ impl Settings {
     /// Reads the settings; a wrong config is final (INVALID_SETTINGS), not
     /// something a reconnect would fix.
     pub(crate) fn from_config(config: &Config) -> Result<Self, Error> {
+        let unverified = config.get_all("service.irc_tls_unverified");
         let servers = config
             .get_all("service.irc_server")
             .iter()
-            .map(|s| parse_server(s))
+            .map(|s| parse_server(s, unverified))
             .collect::<Result<Vec<_>, _>>()?;
+        let tls = match servers.iter().any(|s| s.tls) {
+            true => Some(Tls::get(config.get("service.irc_ca_file").map(Path::new))?),
+            false => None,
+        };
         if servers.is_empty() {
             return Err(Error::invalid_settings(
                 "no IRC server configured: set service.irc_server = host[:port]",
@@ -77,6 +96,7 @@ impl Settings {
             send_pass,
             identify,
             reconnect_attempts,
+            tls,
         })
     }
 
@@ -96,11 +116,13 @@ impl Settings {
     }
 }
 
-/// `host`, `host:port`, `[v6 address]` or `[v6 address]:port`.
-fn parse_server(value: &str) -> Result<Server, Error> {
+/// `host`, `host:port` or `host/port` (`[v6 address]` in the first two
+/// forms); `+port` or port 6697 means TLS. Certificates are checked unless
+/// the host (or `host:port`) is in `unverified`.
+fn parse_server<S: AsRef<str>>(value: &str, unverified: &[S]) -> Result<Server, Error> {
     let bad = || {
         Error::invalid_settings(format!(
-            "service.irc_server = {value}: expected host[:port]"
+            "service.irc_server = {value}: expected host[:port], host/port, +port for TLS"
         ))
     };
     let value = value.trim();
@@ -108,8 +130,10 @@ fn parse_server(value: &str) -> Result<Server, Error> {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+            _ => (host, Some(after.strip_prefix([':', '/']).ok_or_else(bad)?)),
         }
+    } else if let Some((host, port)) = value.split_once('/') {
+        (host, Some(port))
     } else {
         match value.split_once(':') {
             Some((host, port)) if !port.contains(':') => (host, Some(port)),
@@ -121,13 +145,23 @@ fn parse_server(value: &str) -> Result<Server, Error> {
     if host.is_empty() {
         return Err(bad());
     }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(p) => p.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?,
+    let (port, plus) = match port {
+        None => (DEFAULT_PORT, false),
+        Some(p) => {
+            let (p, plus) = p.strip_prefix('+').map_or((p, false), |p| (p, true));
+            (p.parse().ok().filter(|p| *p != 0).ok_or_else(bad)?, plus)
+        }
+    };
+    let tls = plus || port == TLS_PORT;
+    let named = |u: &S| {
+        let u = u.as_ref().trim();
+        u.eq_ignore_ascii_case(host) || u.eq_ignore_ascii_case(&format!("{host}:{port}"))
     };
     Ok(Server {
         host: host.to_owned(),
         port,
+        tls,
+        verify: !unverified.iter().any(named),
     })
 }
 
@@ -181,6 +215,38 @@ mod tests {
             ]
         );
         assert!(!s.send_pass);
+    }
+
+    #[test]
+    fn tls_is_plus_port_or_6697_and_checked_unless_opted_out() {
+        let s = settings(
+            "[service]\nirc_server = a.net:+7000\nirc_server = b.net/6697\n\
+             irc_server = c.net/7000\nirc_server = [::1]/+7001\n\
+             irc_tls_unverified = b.net\n",
+        )
+        .expect("valid");
+        let servers: Vec<(String, bool, bool)> = s
+            .servers
+            .iter()
+            .map(|s| (s.to_string(), s.tls, s.verify))
+            .collect();
+        assert_eq!(
+            servers,
+            [
+                ("a.net:+7000".to_owned(), true, true),
+                ("b.net:+6697".to_owned(), true, false),
+                ("c.net:7000".to_owned(), false, true),
+                ("::1:+7001".to_owned(), true, true),
+            ]
+        );
+        let e =
+            settings("[service]\nirc_server = a.net:+7000\nirc_ca_file = /nonexistent/ca.pem\n")
+                .expect_err("no such CA file");
+        assert!(
+            e.message().contains("/nonexistent/ca.pem"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]

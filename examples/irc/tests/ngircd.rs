@@ -18,7 +18,12 @@ async fn backend(config: &str) -> Result<MainInstance, support::Report> {
     let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_irc"), config).await?;
     let hello = main.handshake().await?;
     let features = hello.backend_config.unwrap_or_default();
-    for announced in ["muc=1", "needRegistration=0", "needPassword=0"] {
+    for announced in [
+        "muc=1",
+        "needRegistration=0",
+        "needPassword=0",
+        "disable_jid_escaping=1",
+    ] {
         assert!(features.contains(announced), "{announced}: {features}");
     }
     Ok(main)
