@@ -84,12 +84,17 @@ impl Connector {
                     )))
                 });
             match result {
-                Ok((io, nick)) => {
-                    lock(&self.state).nick = nick;
+                Ok(registered) => {
+                    {
+                        let mut state = lock(&self.state);
+                        state.nick = registered.nick;
+                        state.caps = registered.caps;
+                        state.sasl = registered.sasl;
+                    }
                     *lock(&self.server) = server.clone();
                     self.next.store(i + 1, Ordering::SeqCst);
                     self.was_up.store(true, Ordering::SeqCst);
-                    return Ok(io);
+                    return Ok(registered.stream);
                 }
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
@@ -123,6 +128,8 @@ impl Network {
             who: Registration {
                 nick: nick.to_owned(),
                 pass: (settings.send_pass && !password.is_empty()).then(|| password.to_owned()),
+                sasl: (!settings.send_pass && !password.is_empty())
+                    .then(|| (nick.to_owned(), password.to_owned())),
             },
             settings: Arc::clone(&settings),
             next: AtomicUsize::new(0),
@@ -272,9 +279,9 @@ impl Reader {
         let server = lock(&self.server).to_string();
         match &state {
             LinkState::Up => {
-                let (nick, rejoin) = {
+                let (nick, rejoin, sasl) = {
                     let mut s = lock(&self.state);
-                    (s.nick.clone(), s.rejoin())
+                    (s.nick.clone(), s.rejoin(), s.sasl)
                 };
                 tracing::info!(%server, %nick, "welcomed by the IRC server");
                 if let Some(login) = self.login.take() {
@@ -295,6 +302,7 @@ impl Reader {
                 if let Some((target, text)) = self
                     .settings
                     .identify_message(self.ctx.legacy_name(), &self.password)
+                    .filter(|_| !sasl)
                 {
                     self.send(link, Command::PRIVMSG(target, text)).await;
                 }

@@ -48,6 +48,10 @@ pub(crate) struct State {
     names: HashMap<String, Vec<Occupant>>,
     /// Nicknames the user wrote to as `room/nick`, by folded nickname.
     private_rooms: HashMap<String, String>,
+    /// The capabilities the server granted.
+    pub(crate) caps: Vec<String>,
+    /// Whether SASL logged the user in.
+    pub(crate) sasl: bool,
 }
 
 /// Room nickname prefixes in NAMES replies, and whether each makes a moderator.
@@ -79,6 +83,8 @@ impl State {
             rooms: Rooms::new(user).fold_nicknames(|n| n.to_ascii_lowercase()),
             names: HashMap::new(),
             private_rooms: HashMap::new(),
+            caps: Vec::new(),
+            sasl: false,
         }
     }
 

@@ -421,6 +421,25 @@ async fn a_nickname_in_use_even_with_underscores_is_refused_with_code_6() -> Tes
 }
 
 #[tokio::test]
+async fn at_login_the_servers_are_tried_in_order() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let dead = free_port()?;
+    let config = format!(
+        "{}irc_server = 127.0.0.1/{}\n",
+        transport_config(&format!("127.0.0.1:{dead}")),
+        irc.port()
+    );
+    let mut main = backend(&config).await?;
+    main.login(USER, "alice", "").await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("PRIVMSG alice :found you").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(m.message, "found you");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_a_network_error() -> TestResult {
     let port = free_port()?;
     let mut main = backend(&transport_config(&format!("127.0.0.1:{port}"))).await?;
