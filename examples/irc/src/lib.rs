@@ -79,11 +79,13 @@
 //! connection; `irc-proto` parses them.
 
 mod network;
+mod presence;
 mod register;
 mod settings;
 mod state;
 mod text;
 mod tls;
+mod whois;
 
 use std::sync::Arc;
 
@@ -93,9 +95,11 @@ use spectrum_backend::gateway::rooms::JoinAction;
 use spectrum_backend::prelude::*;
 
 use crate::network::{Network, NotConnected};
+use crate::presence::away_command;
 use crate::settings::{Settings, check_nickname};
 use crate::state::Target;
-use crate::text::{clean, irc_lines, target, to_irc};
+use crate::text::{clean, irc_lines, is_channel, target, to_irc};
+use crate::whois::whois_command;
 
 /// What the backend announces to Spectrum 2 besides rooms (derived from
 /// the handlers): IRC needs no registration and no password; contacts map
@@ -144,6 +148,16 @@ impl Irc {
     /// own room messages otherwise.
     #[on(ConvMessage)]
     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+        if let Some(nick) = whois_command(&msg.message).and_then(target) {
+            if !self.net.state().whois_asked(&nick) {
+                let text = "Too many WHOIS answers awaited; try again shortly.";
+                return ctx.message(self.net.server(), text).send().await;
+            }
+            return self
+                .send(ctx, Command::WHOIS(None, nick), "the WHOIS")
+                .await
+                .map(drop);
+        }
         let (target_of, nick) = {
             let mut state = self.net.state();
             (state.target(&msg.buddy_name), state.nick.clone())
@@ -216,6 +230,44 @@ impl Irc {
         let topic = clean(&irc_lines(&msg.message).join(" "));
         let command = Command::TOPIC(clean(&msg.buddy_name), Some(topic));
         self.send(ctx, command, "the subject").await.map(drop)
+    }
+
+    /// The user's presence: away, xa and dnd set AWAY with the status
+    /// text; any other state clears it.
+    #[on(StatusChanged)]
+    async fn status(&mut self, ctx: &Ctx, status: Status) -> Result<()> {
+        let kind = StatusType::try_from(status.status).unwrap_or(StatusType::StatusOnline);
+        let away = away_command(kind, status.status_message.as_deref().unwrap_or_default());
+        let changed = {
+            let mut state = self.net.state();
+            let changed = state.away != away;
+            state.away.clone_from(&away);
+            changed
+        };
+        if changed {
+            self.send(ctx, Command::AWAY(away), "the away state")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A contact added on the XMPP side: its presence is asked for now and
+    /// kept current by the WHO polls.
+    #[on(BuddyChanged)]
+    async fn buddy_changed(&mut self, buddy: Buddy) {
+        let Some(nick) = target(&buddy.buddy_name).filter(|n| !is_channel(n)) else {
+            return;
+        };
+        self.net.state().contacts.changed_by_user(&buddy);
+        if self.net.is_up() {
+            self.net.send(&Command::WHO(Some(nick), None)).await.ok();
+        }
+    }
+
+    /// A contact removed on the XMPP side.
+    #[on(BuddyRemoved)]
+    async fn buddy_removed(&mut self, buddy: Buddy) {
+        self.net.state().contacts.removed_by_user(&buddy.buddy_name);
     }
 
     /// Quits IRC.

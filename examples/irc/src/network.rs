@@ -241,10 +241,22 @@ struct Reader {
 
 impl Reader {
     async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
+        let every = Duration::from_secs(self.settings.away_timeout.max(1));
+        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
                 () = stop.cancelled() => break,
+                _ = poll.tick(), if self.settings.away_timeout > 0 => {
+                    if matches!(link.state(), LinkState::Up) {
+                        let lines = lock(&self.state).poll();
+                        for line in lines {
+                            self.send_line(&link, line).await;
+                        }
+                    }
+                    continue;
+                }
                 event = link.next() => event,
             };
             match event {
@@ -270,7 +282,11 @@ impl Reader {
     }
 
     async fn send(&self, link: &IrcLink, command: Command) {
-        if link.send(String::from(&command)).await.is_err() {
+        self.send_line(link, String::from(&command)).await;
+    }
+
+    async fn send_line(&self, link: &IrcLink, line: String) {
+        if link.send(line).await.is_err() {
             tracing::debug!("the link is closed; not sent");
         }
     }
@@ -279,12 +295,30 @@ impl Reader {
         let server = lock(&self.server).to_string();
         match &state {
             LinkState::Up => {
-                let (nick, rejoin, sasl) = {
+                let (nick, rejoin, sasl, away) = {
                     let mut s = lock(&self.state);
-                    (s.nick.clone(), s.rejoin(), s.sasl)
+                    (s.nick.clone(), s.rejoin(), s.sasl, s.away.clone())
                 };
                 tracing::info!(%server, %nick, "welcomed by the IRC server");
+                // Identification first, before anything the user sends.
+                if let Some((target, text)) = self
+                    .settings
+                    .identify_message(self.ctx.legacy_name(), &self.password)
+                    .filter(|_| !sasl)
+                {
+                    self.send(link, Command::PRIVMSG(target, text)).await;
+                }
+                if away.is_some() {
+                    self.send(link, Command::AWAY(away)).await;
+                }
+                let rejoining = rejoin.len();
+                for room in rejoin {
+                    let key = (!room.password.is_empty()).then_some(room.password);
+                    self.send(link, Command::JOIN(room.room, key, None)).await;
+                }
                 if let Some(login) = self.login.take() {
+                    // The channel list fills the user's room list.
+                    self.send(link, Command::LIST(None, None)).await;
                     // CONNECTED before anything from the server is reported:
                     // Spectrum 2 drops messages for users not yet connected.
                     if let Err(e) = self.ctx.connected().await {
@@ -293,27 +327,21 @@ impl Reader {
                     let _ = login.send(Ok(()));
                 } else {
                     self.tell(format!(
-                        "Connected to {server} again as {nick}; rejoining {} rooms.",
-                        rejoin.len()
+                        "Connected to {server} again as {nick}; rejoining {rejoining} rooms."
                     ))
                     .await;
                 }
                 self.was_up = true;
-                if let Some((target, text)) = self
-                    .settings
-                    .identify_message(self.ctx.legacy_name(), &self.password)
-                    .filter(|_| !sasl)
-                {
-                    self.send(link, Command::PRIVMSG(target, text)).await;
-                }
-                for room in rejoin {
-                    let key = (!room.password.is_empty()).then_some(room.password);
-                    self.send(link, Command::JOIN(room.room, key, None)).await;
-                }
             }
             LinkState::Retrying { .. } if self.was_up => {
                 tracing::warn!(%server, "{}", state.describe(&server));
                 self.tell(state.describe(&server)).await;
+                let offline = lock(&self.state).contacts.all_offline();
+                for frame in offline {
+                    if let Err(e) = self.ctx.send(frame).await {
+                        tracing::debug!("could not report to the main instance: {e}");
+                    }
+                }
             }
             LinkState::GaveUp { code, .. } => {
                 let text = state.describe(&server);

@@ -29,8 +29,22 @@ pub(crate) struct Settings {
     /// `service.irc_reconnect_attempts`: failed tries in a row after which
     /// a lost connection is given up (DISCONNECTED); 0 never gives up.
     pub(crate) reconnect_attempts: u32,
+    /// `service.irc_away_timeout`: seconds between WHO polls that keep
+    /// occupants' away state and contacts' presence current; 0 turns them off.
+    pub(crate) away_timeout: u64,
     /// TLS settings, when a server is reached over TLS.
     pub(crate) tls: Option<Arc<Tls>>,
+}
+
+/// A whole number from the config, or `default` when the key is absent.
+fn number<T: std::str::FromStr>(config: &Config, key: &str, default: T) -> Result<T, Error> {
+    match config.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid_settings(format!("{key} = {v} is not a whole number"))),
+    }
 }
 
 /// One IRC server.
@@ -83,15 +97,10 @@ impl Settings {
             .get("service.irc_identify")
             .unwrap_or("NickServ identify $password")
             .to_owned();
-        let reconnect_attempts = match config.get("service.irc_reconnect_attempts") {
-            None => 10,
-            Some(v) => v.trim().parse().map_err(|_| {
-                Error::invalid_settings(format!(
-                    "service.irc_reconnect_attempts = {v} is not a number"
-                ))
-            })?,
-        };
+        let reconnect_attempts = number(config, "service.irc_reconnect_attempts", 10)?;
+        let away_timeout = number(config, "service.irc_away_timeout", 60)?;
         Ok(Settings {
+            away_timeout,
             servers,
             send_pass,
             identify,

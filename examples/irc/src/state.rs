@@ -7,14 +7,19 @@
 //! Spectrum 2 and the lines for the server, which the read task sends after
 //! releasing the lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix, Response};
+use spectrum_backend::gateway::contacts::Contacts;
 use spectrum_backend::gateway::rooms::{JoinRequest, Occupant, Rooms};
-use spectrum_backend::proto::Payload;
-use spectrum_backend::{Ctx, ParticipantFlag};
+use spectrum_backend::proto::{self, Payload};
+use spectrum_backend::{Ctx, ParticipantFlag, StatusType};
 
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
+use crate::whois::WHOIS_REPLIES;
+
+/// At most this many channels of a LIST reach the room list.
+const MAX_LISTED: usize = 1000;
 
 /// What one message from the server asks for.
 #[derive(Debug, Default)]
@@ -52,6 +57,17 @@ pub(crate) struct State {
     pub(crate) caps: Vec<String>,
     /// Whether SASL logged the user in.
     pub(crate) sasl: bool,
+    /// The user's contacts (added on the XMPP side), their presence kept
+    /// current by WHO polls.
+    pub(crate) contacts: Contacts,
+    /// Nicknames a WHO answered for, until its end.
+    pub(crate) who_answered: HashSet<String>,
+    /// WHOIS answers being gathered, by folded nickname.
+    pub(crate) whois: HashMap<String, Vec<String>>,
+    /// The channel list being gathered (LIST), as (channel, description).
+    pub(crate) listing: Option<Vec<(String, String)>>,
+    /// The user's away text, set again after a reconnect.
+    pub(crate) away: Option<String>,
 }
 
 /// Room nickname prefixes in NAMES replies, and whether each makes a moderator.
@@ -85,6 +101,11 @@ impl State {
             private_rooms: HashMap::new(),
             caps: Vec::new(),
             sasl: false,
+            contacts: Contacts::new(user),
+            who_answered: HashSet::new(),
+            whois: HashMap::new(),
+            listing: None,
+            away: None,
         }
     }
 
@@ -146,17 +167,68 @@ impl State {
                 rooms.occupant_left(channel, nick, &kick_reason(by, reason.as_deref()))
             }
             (Command::QUIT(reason), Some(nick)) => {
-                rooms.occupant_left_everywhere(nick, reason.as_deref().unwrap_or_default())
+                let reason = reason.as_deref().unwrap_or_default();
+                let mut out = rooms.occupant_left_everywhere(nick, reason);
+                if self.contacts.get(nick).is_some() {
+                    out.extend(
+                        self.contacts
+                            .status_changed(nick, StatusType::StatusNone, reason),
+                    );
+                }
+                out
             }
+            (Command::AWAY(text), Some(nick)) => self.on_away(nick, text.as_deref()),
             (Command::TOPIC(channel, Some(text)), by) => {
                 rooms.subject_changed(channel, &clean(text), by.unwrap_or_default())
             }
             (Command::NICK(new), Some(old)) => self.on_nick(old, new),
             (Command::ChannelMODE(channel, modes), _) => self.on_modes(channel, modes),
+            (Command::Response(code, args), _) if WHOIS_REPLIES.contains(&(*code as u16)) => {
+                self.whois_reply(ctx, *code as u16, args)
+            }
+            (Command::Raw(code, args), _) => match code.parse::<u16>() {
+                Ok(code) if WHOIS_REPLIES.contains(&code) => self.whois_reply(ctx, code, args),
+                _ => Vec::new(),
+            },
             (Command::Response(code, args), _) => self.on_response(*code, args),
             _ => Vec::new(),
         };
         out
+    }
+
+    fn whois_reply(&mut self, ctx: &Ctx, code: u16, args: &[String]) -> Vec<Payload> {
+        match self.on_whois(code, args) {
+            Some((nick, text)) => vec![Payload::ConvMessage(ctx.message(nick, text).into_inner())],
+            None => Vec::new(),
+        }
+    }
+
+    /// LIST replies: gathered, then sent as the user's room list.
+    fn on_list(&mut self, code: Response, args: &[String]) -> Vec<Payload> {
+        let arg = |i: usize| args.get(i).map_or("", String::as_str);
+        match code {
+            Response::RPL_LISTSTART => self.listing = Some(Vec::new()),
+            Response::RPL_LIST => {
+                let listing = self.listing.get_or_insert_with(Vec::new);
+                if listing.len() < MAX_LISTED {
+                    let topic = clean(arg(3));
+                    let name = match topic.trim() {
+                        "" => format!("{} ({})", arg(1), arg(2)),
+                        topic => format!("{} ({}): {topic}", arg(1), arg(2)),
+                    };
+                    listing.push((clean(arg(1)), name));
+                }
+            }
+            _ => {
+                let (room, name) = self.listing.take().unwrap_or_default().into_iter().unzip();
+                return vec![Payload::RoomList(proto::RoomList {
+                    room,
+                    name,
+                    user: Some(self.rooms.user().to_owned()),
+                })];
+            }
+        }
+        Vec::new()
     }
 
     fn on_text(
@@ -246,6 +318,11 @@ impl State {
                 let text = rooms.subject(arg(1)).map(|(text, _)| text.to_owned());
                 rooms.subject_changed(arg(1), &text.unwrap_or_default(), nick_of(arg(2)))
             }
+            Response::RPL_LISTSTART | Response::RPL_LIST | Response::RPL_LISTEND => {
+                self.on_list(code, args)
+            }
+            Response::RPL_WHOREPLY => self.on_who_reply(args),
+            Response::RPL_ENDOFWHO => self.on_who_end(arg(1)),
             Response::RPL_NAMREPLY if rooms.name(arg(2)).is_some() => {
                 let names = self.names.entry(fold(arg(2))).or_default();
                 names.extend(arg(3).split_whitespace().map(occupant));

@@ -177,3 +177,64 @@ async fn irc_send_pass_sends_the_password_as_pass_and_nothing_else() -> TestResu
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn with_away_notify_others_away_state_comes_from_the_server() -> TestResult {
+    use spectrum_backend::proto::{self, Payload, StatusType};
+    let server = Scripted::bind().await?;
+    // Polls every second if they were on: the server would see WHO #room.
+    let config = format!(
+        "{}irc_away_timeout = 1\n",
+        transport_config(&server.address())
+    );
+    let mut main = backend(&config).await?;
+    let script = async {
+        let mut c = server.accept().await?;
+        c.send(":irc.scripted CAP * LS :away-notify").await?;
+        c.expect("CAP REQ", |l| l.command == "CAP" && l.param(0) == "REQ")
+            .await?;
+        c.send(":irc.scripted CAP * ACK :away-notify").await?;
+        c.expect("CAP END", |l| l.command == "CAP" && l.param(0) == "END")
+            .await?;
+        c.welcome().await?;
+        Ok::<Client, Report>(c)
+    };
+    let (login, irc) = tokio::join!(main.login(USER, "alice", ""), script);
+    login?;
+    let mut irc = irc?;
+    main.send(Payload::JoinRoom(proto::Room {
+        user_name: USER.into(),
+        nickname: "alice".into(),
+        room: "#room".into(),
+        password: Some(String::new()),
+    }))
+    .await?;
+    irc.expect("JOIN #room", |l| l.command == "JOIN").await?;
+    irc.send(":alice!a@h JOIN #room").await?;
+    irc.send(":irc.scripted 353 alice = #room :alice bob")
+        .await?;
+    irc.send(":irc.scripted 366 alice #room :End of NAMES")
+        .await?;
+    irc.send(":bob!b@h AWAY :gone fishing").await?;
+    let away = main
+        .expect("bob away", |p| match p {
+            Payload::ParticipantChanged(p)
+                if p.nickname == "bob" && p.status == StatusType::StatusAway as i32 =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(away.status_message.as_deref(), Some("gone fishing"));
+    // Two poll periods: no WHO for the room (away-notify keeps it current).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    irc.send("PING :check").await?;
+    irc.expect("PONG", |l| l.command == "PONG").await?;
+    assert!(
+        !irc.seen.iter().any(|l| l.command == "WHO"),
+        "no WHO polls with away-notify"
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
