@@ -121,8 +121,10 @@ impl Network {
         settings: Arc<Settings>,
         nick: &str,
         password: &str,
+        suffix: Option<String>,
     ) -> Result<Network, Error> {
-        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick)));
+        let gateway = suffix.is_some();
+        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, suffix)));
         let server = Arc::new(Mutex::new(settings.servers[0].clone()));
         let connector = Arc::new(Connector {
             who: Registration {
@@ -156,6 +158,7 @@ impl Network {
             server: Arc::clone(&server),
             login: Some(up_tx),
             was_up: false,
+            gateway,
         };
         let network = Network {
             sender: link.sender(),
@@ -180,6 +183,14 @@ impl Network {
     /// The server the user is on (or was last on).
     pub(crate) fn server(&self) -> String {
         lock(&self.server).to_string()
+    }
+
+    /// Whether the link gave up or was closed: a new one is needed.
+    pub(crate) fn is_gone(&self) -> bool {
+        matches!(
+            *self.link_state.borrow(),
+            LinkState::GaveUp { .. } | LinkState::Closed
+        )
     }
 
     /// Whether lines go out now.
@@ -237,6 +248,8 @@ struct Reader {
     /// Answers the login: the first connection up, or why there is none.
     login: Option<oneshot::Sender<Result<(), Error>>>,
     was_up: bool,
+    /// Gateway mode: giving up ends this network's rooms, not the session.
+    gateway: bool,
 }
 
 impl Reader {
@@ -314,11 +327,15 @@ impl Reader {
                 let rejoining = rejoin.len();
                 for room in rejoin {
                     let key = (!room.password.is_empty()).then_some(room.password);
-                    self.send(link, Command::JOIN(room.room, key, None)).await;
+                    let channel = lock(&self.state).irc_name(&room.room).to_owned();
+                    self.send(link, Command::JOIN(channel, key, None)).await;
                 }
                 if let Some(login) = self.login.take() {
-                    // The channel list fills the user's room list.
-                    self.send(link, Command::LIST(None, None)).await;
+                    // The channel list fills the user's room list (with one
+                    // network; in gateway mode rooms name their network).
+                    if !self.gateway {
+                        self.send(link, Command::LIST(None, None)).await;
+                    }
                     // CONNECTED before anything from the server is reported:
                     // Spectrum 2 drops messages for users not yet connected.
                     if let Err(e) = self.ctx.connected().await {
@@ -347,6 +364,26 @@ impl Reader {
                 let text = state.describe(&server);
                 if let Some(login) = self.login.take() {
                     let _ = login.send(Err(Error::new(*code, text)));
+                } else if self.gateway {
+                    // Only this network is lost: its rooms end, the session stays.
+                    tracing::warn!(%server, "{text}");
+                    self.tell(text.clone()).await;
+                    let frames = {
+                        let mut state = lock(&self.state);
+                        let nick = state.nick.clone();
+                        let rooms: Vec<String> = state.rooms.names().map(str::to_owned).collect();
+                        let mut frames = Vec::new();
+                        for room in rooms {
+                            frames.extend(state.rooms.occupant_left(&room, &nick, &text));
+                        }
+                        frames.extend(state.contacts.all_offline());
+                        frames
+                    };
+                    for frame in frames {
+                        if let Err(e) = self.ctx.send(frame).await {
+                            tracing::debug!("could not report to the main instance: {e}");
+                        }
+                    }
                 } else if let Some(frame) = state.frame(self.ctx.user(), &server) {
                     tracing::warn!(%server, "{text}");
                     if let Err(e) = self.ctx.send(frame).await {

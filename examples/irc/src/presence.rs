@@ -40,10 +40,14 @@ impl State {
                 self.rooms
                     .names()
                     .filter(|r| self.rooms.is_joined(r))
-                    .map(str::to_owned),
+                    .map(|r| self.irc_name(r).to_owned()),
             );
         }
-        targets.extend(self.contacts.iter().map(|(name, _)| name.to_owned()));
+        targets.extend(
+            self.contacts
+                .iter()
+                .map(|(name, _)| self.irc_name(name).to_owned()),
+        );
         targets
             .into_iter()
             .map(|t| String::from(&Command::WHO(Some(t), None)))
@@ -66,8 +70,9 @@ impl State {
                 }
             }
         }
-        if self.contacts.get(nick).is_some() {
-            out.extend(self.contacts.status_changed(nick, status, text));
+        let buddy = self.buddy(nick);
+        if self.contacts.get(&buddy).is_some() {
+            out.extend(self.contacts.status_changed(&buddy, status, text));
         }
         out
     }
@@ -95,7 +100,7 @@ impl State {
         let text = match status {
             StatusType::StatusAway => self
                 .contacts
-                .get(nick)
+                .get(&self.buddy(nick))
                 .filter(|c| c.status == StatusType::StatusAway)
                 .map(|c| c.status_message.clone())
                 .unwrap_or_default(),
@@ -109,10 +114,11 @@ impl State {
         if is_channel(target) || self.who_answered.remove(&fold(target)) {
             return Vec::new();
         }
-        match self.contacts.get(target) {
+        let buddy = self.buddy(target);
+        match self.contacts.get(&buddy) {
             Some(_) => self
                 .contacts
-                .status_changed(target, StatusType::StatusNone, "")
+                .status_changed(&buddy, StatusType::StatusNone, "")
                 .into_iter()
                 .collect(),
             None => Vec::new(),

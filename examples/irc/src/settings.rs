@@ -1,7 +1,7 @@
 //! The IRC keys of the transport config file.
 
 use std::fmt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use spectrum_backend::{Config, Error};
@@ -34,6 +34,10 @@ pub(crate) struct Settings {
     pub(crate) away_timeout: u64,
     /// TLS settings, when a server is reached over TLS.
     pub(crate) tls: Option<Arc<Tls>>,
+    /// `service.irc_ca_file`: a private CA trusted besides the system's.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// `service.irc_tls_unverified`: servers whose certificates are not checked.
+    pub(crate) unverified: Vec<String>,
 }
 
 /// A whole number from the config, or `default` when the key is absent.
@@ -78,15 +82,11 @@ impl Settings {
             .iter()
             .map(|s| parse_server(s, unverified))
             .collect::<Result<Vec<_>, _>>()?;
+        let ca_file = config.get("service.irc_ca_file").map(PathBuf::from);
         let tls = match servers.iter().any(|s| s.tls) {
-            true => Some(Tls::get(config.get("service.irc_ca_file").map(Path::new))?),
+            true => Some(Tls::get(ca_file.as_deref())?),
             false => None,
         };
-        if servers.is_empty() {
-            return Err(Error::invalid_settings(
-                "no IRC server configured: set service.irc_server = host[:port]",
-            ));
-        }
         let send_pass = match config.get("service.irc_send_pass") {
             None => false,
             Some(v) => config.get_bool("service.irc_send_pass").ok_or_else(|| {
@@ -106,6 +106,28 @@ impl Settings {
             identify,
             reconnect_attempts,
             tls,
+            ca_file,
+            unverified: unverified.to_vec(),
+        })
+    }
+
+    /// Gateway mode: no server configured, rooms name their network.
+    pub(crate) fn gateway(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// The settings for one network of gateway mode, `server` as a room
+    /// name gives it (`irc.example.net`, `irc.example.net:+6697`).
+    pub(crate) fn for_network(&self, server: &str) -> Result<Settings, Error> {
+        let server = parse_server(server, &self.unverified)?;
+        let tls = match (server.tls, &self.tls) {
+            (true, None) => Some(Tls::get(self.ca_file.as_deref())?),
+            (_, tls) => tls.clone(),
+        };
+        Ok(Settings {
+            servers: vec![server],
+            tls,
+            ..self.clone()
         })
     }
 
@@ -261,7 +283,6 @@ mod tests {
     #[test]
     fn wrong_settings_are_final() {
         for text in [
-            "[service]\njid = x\n",
             "[service]\nirc_server = host:port\n",
             "[service]\nirc_server = host:0\n",
             "[service]\nirc_server = :6667\n",

@@ -68,6 +68,16 @@ pub(crate) struct State {
     pub(crate) listing: Option<Vec<(String, String)>>,
     /// The user's away text, set again after a reconnect.
     pub(crate) away: Option<String>,
+    /// Gateway mode: `%server`, which room and contact names carry on the
+    /// XMPP side and not on IRC; empty otherwise.
+    suffix: String,
+}
+
+/// Room keys in gateway mode: the channel without its `%server` (each
+/// network has its own tracker), so that IRC's `#chan` finds the room
+/// Spectrum 2 calls `#chan%server`.
+fn without_network(room: &str) -> String {
+    room.split('%').next().unwrap_or(room).to_lowercase()
 }
 
 /// Room nickname prefixes in NAMES replies, and whether each makes a moderator.
@@ -92,11 +102,17 @@ fn kick_reason(by: Option<&str>, reason: Option<&str>) -> String {
 }
 
 impl State {
-    /// The state of `user` welcomed as `nick`.
-    pub(crate) fn new(user: &str, nick: &str) -> State {
+    /// The state of `user` welcomed as `nick`; `suffix` is `%server` in
+    /// gateway mode.
+    pub(crate) fn new(user: &str, nick: &str, suffix: Option<String>) -> State {
+        let mut rooms = Rooms::new(user).fold_nicknames(|n| n.to_ascii_lowercase());
+        if suffix.is_some() {
+            rooms = rooms.fold_rooms(without_network);
+        }
         State {
+            suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
-            rooms: Rooms::new(user).fold_nicknames(|n| n.to_ascii_lowercase()),
+            rooms,
             names: HashMap::new(),
             private_rooms: HashMap::new(),
             caps: Vec::new(),
@@ -116,6 +132,27 @@ impl State {
         self.rooms.connection_lost()
     }
 
+    /// A room or contact name as IRC knows it: without the `%server` of
+    /// gateway mode.
+    pub(crate) fn irc_name<'a>(&self, name: &'a str) -> &'a str {
+        let cut = name.len().checked_sub(self.suffix.len());
+        match cut {
+            Some(cut)
+                if !self.suffix.is_empty()
+                    && name.is_char_boundary(cut)
+                    && name[cut..].eq_ignore_ascii_case(&self.suffix) =>
+            {
+                &name[..cut]
+            }
+            _ => name,
+        }
+    }
+
+    /// An IRC nickname as an XMPP contact name (`nick%server` in gateway mode).
+    pub(crate) fn buddy(&self, nick: &str) -> String {
+        format!("{nick}{}", self.suffix)
+    }
+
     /// Where an XMPP message to `buddy` goes: a room, `room/nick` (a
     /// private message to an occupant), or a nickname.
     pub(crate) fn target(&mut self, buddy: &str) -> Target {
@@ -127,13 +164,14 @@ impl State {
             self.private_rooms.insert(fold(nick), room);
             return Target::Nick(nick.to_owned());
         }
-        if is_channel(buddy) {
+        let name = self.irc_name(buddy).to_owned();
+        if is_channel(&name) {
             return Target::Channel {
-                channel: buddy.to_owned(),
+                channel: name,
                 room: self.rooms.name(buddy).map(str::to_owned),
             };
         }
-        Target::Nick(buddy.to_owned())
+        Target::Nick(name)
     }
 
     fn is_me(&self, nick: &str) -> bool {
@@ -198,7 +236,10 @@ impl State {
 
     fn whois_reply(&mut self, ctx: &Ctx, code: u16, args: &[String]) -> Vec<Payload> {
         match self.on_whois(code, args) {
-            Some((nick, text)) => vec![Payload::ConvMessage(ctx.message(nick, text).into_inner())],
+            Some((nick, text)) => {
+                let from = self.buddy(&nick);
+                vec![Payload::ConvMessage(ctx.message(from, text).into_inner())]
+            }
             None => Vec::new(),
         }
     }
@@ -261,7 +302,7 @@ impl State {
         } else {
             match self.private_rooms.get(&fold(from)) {
                 Some(room) if self.rooms.is_joined(room) => ctx.private_message(room, from, text),
-                _ => ctx.message(from, text),
+                _ => ctx.message(self.buddy(from), text),
             }
         };
         out.main.push(Payload::ConvMessage(msg.into_inner()));
