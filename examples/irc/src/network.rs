@@ -145,6 +145,10 @@ impl Network {
             ..Backoff::default()
         };
         link_settings.connect_timeout = SERVER_TIMEOUT * (settings.servers.len() as u32 + 1);
+        // A server gone without closing the connection: two keepalive
+        // PINGs unanswered.
+        link_settings.idle_timeout =
+            (settings.keepalive > 0).then(|| Duration::from_secs(settings.keepalive * 2));
         let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
             Arc::clone(&connector).connect()
         });
@@ -257,6 +261,9 @@ impl Reader {
         let every = Duration::from_secs(self.settings.away_timeout.max(1));
         let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let every = Duration::from_secs(self.settings.keepalive.max(1));
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
@@ -267,6 +274,12 @@ impl Reader {
                         for line in lines {
                             self.send_line(&link, line).await;
                         }
+                    }
+                    continue;
+                }
+                _ = keepalive.tick(), if self.settings.keepalive > 0 => {
+                    if matches!(link.state(), LinkState::Up) {
+                        self.send(&link, Command::PING("keepalive".into(), None)).await;
                     }
                     continue;
                 }

@@ -32,6 +32,9 @@ pub(crate) struct Settings {
     /// `service.irc_away_timeout`: seconds between WHO polls that keep
     /// occupants' away state and contacts' presence current; 0 turns them off.
     pub(crate) away_timeout: u64,
+    /// `service.irc_keepalive`: seconds between PINGs to the server; a
+    /// connection silent for two of them counts as lost. 0 turns it off.
+    pub(crate) keepalive: u64,
     /// TLS settings, when a server is reached over TLS.
     pub(crate) tls: Option<Arc<Tls>>,
     /// `service.irc_ca_file`: a private CA trusted besides the system's.
@@ -99,7 +102,9 @@ impl Settings {
             .to_owned();
         let reconnect_attempts = number(config, "service.irc_reconnect_attempts", 10)?;
         let away_timeout = number(config, "service.irc_away_timeout", 60)?;
+        let keepalive = number(config, "service.irc_keepalive", 90)?;
         Ok(Settings {
+            keepalive,
             away_timeout,
             servers,
             send_pass,

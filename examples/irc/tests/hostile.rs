@@ -210,6 +210,31 @@ async fn a_dropped_connection_moves_to_the_next_server_and_rejoins() -> TestResu
 }
 
 #[tokio::test]
+async fn a_server_gone_silent_is_pinged_then_left_for_a_new_connection() -> TestResult {
+    let server = Scripted::bind().await?;
+    let config = format!("{}irc_keepalive = 1\n", transport_config(&server.address()));
+    let (mut main, mut irc) = logged_in(&server, &config).await?;
+    // The server reads but never writes again (no PONG, no FIN).
+    let ping = irc
+        .expect("a keepalive PING", |l| l.command == "PING")
+        .await?;
+    assert_eq!(ping.param(0), "keepalive");
+    let _again = server.accept_welcomed().await?;
+    let lost = main
+        .expect("news of the lost connection", |p| match p {
+            Payload::ConvMessage(m) if m.message.contains("Lost the connection") => {
+                Some(m.message.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert!(lost.contains("nothing received"), "{lost}");
+    drop(irc);
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_flood_waits_for_the_main_instance_and_loses_nothing() -> TestResult {
     const LINES: usize = 100_000;
     let server = Scripted::bind().await?;
