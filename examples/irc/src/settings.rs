@@ -286,6 +286,28 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_transport_configs_are_valid() {
+        let readme = include_str!("../README.md");
+        let configs: Vec<&str> = readme
+            .split("```ini\n")
+            .skip(1)
+            .filter_map(|block| block.split("```").next())
+            .collect();
+        assert_eq!(configs.len(), 2, "one config per mode");
+        let single = settings(configs[0]).expect("the single-network config");
+        assert_eq!(single.servers.len(), 2);
+        assert!(
+            single
+                .servers
+                .iter()
+                .all(|s| s.tls && s.verify && s.port == 6697)
+        );
+        assert_eq!(single.away_timeout, 60);
+        let gateway = settings(configs[1]).expect("the gateway config");
+        assert!(gateway.gateway());
+    }
+
+    #[test]
     fn wrong_settings_are_final() {
         for text in [
             "[service]\nirc_server = host:port\n",
