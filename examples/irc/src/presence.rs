@@ -90,7 +90,10 @@ impl State {
         let (Some(nick), Some(flags)) = (args.get(5), args.get(6)) else {
             return Vec::new();
         };
-        self.who_answered.insert(fold(nick));
+        // Kept for contacts only: a server cannot grow it with made-up names.
+        if self.contacts.get(&self.buddy(nick)).is_some() {
+            self.who_answered.insert(fold(nick));
+        }
         let status = if flags.starts_with('G') {
             StatusType::StatusAway
         } else {

@@ -20,6 +20,9 @@ use crate::whois::WHOIS_REPLIES;
 
 /// At most this many channels of a LIST reach the room list.
 const MAX_LISTED: usize = 1000;
+/// At most this many names of one room are kept while its NAMES come: a
+/// server that never ends the list cannot take the memory.
+const MAX_NAMES: usize = 20_000;
 
 /// What one message from the server asks for.
 #[derive(Debug, Default)]
@@ -235,13 +238,22 @@ impl State {
     }
 
     fn whois_reply(&mut self, ctx: &Ctx, code: u16, args: &[String]) -> Vec<Payload> {
-        match self.on_whois(code, args) {
-            Some((nick, text)) => {
-                let from = self.buddy(&nick);
-                vec![Payload::ConvMessage(ctx.message(from, text).into_inner())]
-            }
-            None => Vec::new(),
-        }
+        let pending = args
+            .get(1)
+            .is_some_and(|n| self.whois.contains_key(&fold(n)));
+        let answer = match self.on_whois(code, args) {
+            Some(answer) => answer,
+            // A message to someone who is not there: say so, from them.
+            None if code == 401 && !pending => match (args.get(1), args.last()) {
+                (Some(nick), Some(text)) => (nick.clone(), format!("{nick}: {text}")),
+                _ => return Vec::new(),
+            },
+            None => return Vec::new(),
+        };
+        let from = self.buddy(&answer.0);
+        vec![Payload::ConvMessage(
+            ctx.message(from, answer.1).into_inner(),
+        )]
     }
 
     /// LIST replies: gathered, then sent as the user's room list.
@@ -366,7 +378,8 @@ impl State {
             Response::RPL_ENDOFWHO => self.on_who_end(arg(1)),
             Response::RPL_NAMREPLY if rooms.name(arg(2)).is_some() => {
                 let names = self.names.entry(fold(arg(2))).or_default();
-                names.extend(arg(3).split_whitespace().map(occupant));
+                let room = MAX_NAMES.saturating_sub(names.len());
+                names.extend(arg(3).split_whitespace().take(room).map(occupant));
                 Vec::new()
             }
             Response::RPL_ENDOFNAMES => {

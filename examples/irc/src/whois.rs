@@ -6,6 +6,8 @@ use crate::text::fold;
 
 /// At most this many WHOIS answers are awaited at once.
 const MAX_PENDING: usize = 8;
+/// At most this many lines of one WHOIS answer are kept.
+const MAX_LINES: usize = 32;
 
 /// The numerics of a WHOIS answer, 318 ending it (401: no such nick).
 pub(crate) const WHOIS_REPLIES: [u16; 17] = [
@@ -55,7 +57,9 @@ impl State {
             // Other numerics of a WHOIS (account, host, modes...): as sent.
             _ => args.get(1..).unwrap_or_default().join(" "),
         };
-        lines.push(line);
+        if lines.len() < MAX_LINES {
+            lines.push(line);
+        }
         None
     }
 }

@@ -210,6 +210,57 @@ async fn a_dropped_connection_moves_to_the_next_server_and_rejoins() -> TestResu
 }
 
 #[tokio::test]
+async fn a_names_list_that_never_ends_is_cut() -> TestResult {
+    let server = Scripted::bind().await?;
+    let (mut main, mut irc) = logged_in(&server, &transport_config(&server.address())).await?;
+    main.set_recording(false);
+    let before = peak_mib(&main, "after login")?;
+    main.send(Payload::JoinRoom(proto::Room {
+        user_name: USER.into(),
+        nickname: "alice".into(),
+        room: "#room".into(),
+        password: Some(String::new()),
+    }))
+    .await?;
+    irc.expect("JOIN #room", |l| l.command == "JOIN").await?;
+    irc.send(":alice!a@h JOIN #room").await?;
+    // 1,000,000 made-up names, then the end of the list.
+    let mut batch = String::new();
+    for i in 0..100_000 {
+        let names: Vec<String> = (0..10).map(|j| format!("n{i}x{j}")).collect();
+        batch.push_str(&format!(
+            ":irc.scripted 353 alice = #room :{}\r\n",
+            names.join(" ")
+        ));
+        if i % 1000 == 999 {
+            irc.send_raw(batch.as_bytes()).await?;
+            batch.clear();
+        }
+    }
+    irc.send(":irc.scripted 366 alice #room :End of NAMES")
+        .await?;
+    let mut occupants = 0;
+    loop {
+        let p = main
+            .expect("the room's occupants", |p| match p {
+                Payload::ParticipantChanged(p) => Some(p.clone()),
+                _ => None,
+            })
+            .await?;
+        if p.flag & proto::ParticipantFlag::Me.bit() != 0 {
+            break;
+        }
+        occupants += 1;
+    }
+    println!("occupants reported out of 1,000,000 names: {occupants}");
+    assert_eq!(occupants, 20_000);
+    let peak = peak_mib(&main, "a NAMES list of 1,000,000 names")?;
+    assert!(peak < before + MEMORY_BOUND_MIB, "{peak} MiB");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_server_gone_silent_is_pinged_then_left_for_a_new_connection() -> TestResult {
     let server = Scripted::bind().await?;
     let config = format!("{}irc_keepalive = 1\n", transport_config(&server.address()));
