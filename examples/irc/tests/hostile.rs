@@ -10,7 +10,7 @@ use std::time::Duration;
 use spectrum_backend::proto::{self, Payload, StatusType};
 use spectrum_backend::testing::{MainInstance, ProcessMemory};
 use support::scripted::{Client, Scripted};
-use support::{Report, TestResult, transport_config};
+use support::{Report, TestResult, join_request, transport_config};
 
 const USER: &str = "alice@xmpp.test";
 
@@ -140,13 +140,7 @@ async fn a_dropped_connection_moves_to_the_next_server_and_rejoins() -> TestResu
         second.address()
     );
     let (mut main, mut irc) = logged_in(&first, &config).await?;
-    main.send(Payload::JoinRoom(proto::Room {
-        user_name: USER.into(),
-        nickname: "alice".into(),
-        room: "#room".into(),
-        password: Some(String::new()),
-    }))
-    .await?;
+    main.send(join_request(USER, "#room", "alice")).await?;
     answer_join(&mut irc, "alice @bob").await?;
     assert_eq!(
         occupants_until_own(&mut main, "#room").await?,
@@ -215,13 +209,7 @@ async fn a_names_list_that_never_ends_is_cut() -> TestResult {
     let (mut main, mut irc) = logged_in(&server, &transport_config(&server.address())).await?;
     main.set_recording(false);
     let before = peak_mib(&main, "after login")?;
-    main.send(Payload::JoinRoom(proto::Room {
-        user_name: USER.into(),
-        nickname: "alice".into(),
-        room: "#room".into(),
-        password: Some(String::new()),
-    }))
-    .await?;
+    main.send(join_request(USER, "#room", "alice")).await?;
     irc.expect("JOIN #room", |l| l.command == "JOIN").await?;
     irc.send(":alice!a@h JOIN #room").await?;
     // 1,000,000 made-up names, then the end of the list.

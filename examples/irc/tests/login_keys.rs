@@ -7,7 +7,7 @@ mod support;
 use spectrum_backend::ConnectionError;
 use spectrum_backend::testing::MainInstance;
 use support::scripted::{Client, Scripted};
-use support::{Report, TestResult, transport_config};
+use support::{Report, TestResult, join_request, transport_config};
 
 const USER: &str = "alice@xmpp.test";
 
@@ -38,9 +38,7 @@ async fn sasl_plain_logs_in_when_offered_and_replaces_the_identify_message() -> 
         c.send(":irc.scripted CAP * LS * :multi-prefix").await?;
         c.send(":irc.scripted CAP * LS :sasl=PLAIN away-notify chghost")
             .await?;
-        let req = c
-            .expect("CAP REQ", |l| l.command == "CAP" && l.param(0) == "REQ")
-            .await?;
+        let req = c.expect_cap("REQ").await?;
         let mut asked: Vec<&str> = req.last().split_whitespace().collect();
         asked.sort_unstable();
         assert_eq!(asked, ["away-notify", "multi-prefix", "sasl"]);
@@ -56,8 +54,7 @@ async fn sasl_plain_logs_in_when_offered_and_replaces_the_identify_message() -> 
         assert_eq!(response.param(0), "YWxpY2UAYWxpY2UAc2VjcmV0");
         c.send(":irc.scripted 903 alice :SASL authentication successful")
             .await?;
-        c.expect("CAP END", |l| l.command == "CAP" && l.param(0) == "END")
-            .await?;
+        c.expect_cap("END").await?;
         c.welcome().await?;
         Ok::<Client, Report>(c)
     };
@@ -80,8 +77,7 @@ async fn a_refused_sasl_login_is_an_authentication_failure() -> TestResult {
     let script = async {
         let mut c = server.accept().await?;
         c.send(":irc.scripted CAP * LS :sasl").await?;
-        c.expect("CAP REQ", |l| l.command == "CAP" && l.param(0) == "REQ")
-            .await?;
+        c.expect_cap("REQ").await?;
         c.send(":irc.scripted CAP * ACK :sasl").await?;
         c.expect("AUTHENTICATE PLAIN", |l| l.command == "AUTHENTICATE")
             .await?;
@@ -180,7 +176,7 @@ async fn irc_send_pass_sends_the_password_as_pass_and_nothing_else() -> TestResu
 
 #[tokio::test]
 async fn with_away_notify_others_away_state_comes_from_the_server() -> TestResult {
-    use spectrum_backend::proto::{self, Payload, StatusType};
+    use spectrum_backend::proto::{Payload, StatusType};
     let server = Scripted::bind().await?;
     // Polls every second if they were on: the server would see WHO #room.
     let config = format!(
@@ -191,24 +187,16 @@ async fn with_away_notify_others_away_state_comes_from_the_server() -> TestResul
     let script = async {
         let mut c = server.accept().await?;
         c.send(":irc.scripted CAP * LS :away-notify").await?;
-        c.expect("CAP REQ", |l| l.command == "CAP" && l.param(0) == "REQ")
-            .await?;
+        c.expect_cap("REQ").await?;
         c.send(":irc.scripted CAP * ACK :away-notify").await?;
-        c.expect("CAP END", |l| l.command == "CAP" && l.param(0) == "END")
-            .await?;
+        c.expect_cap("END").await?;
         c.welcome().await?;
         Ok::<Client, Report>(c)
     };
     let (login, irc) = tokio::join!(main.login(USER, "alice", ""), script);
     login?;
     let mut irc = irc?;
-    main.send(Payload::JoinRoom(proto::Room {
-        user_name: USER.into(),
-        nickname: "alice".into(),
-        room: "#room".into(),
-        password: Some(String::new()),
-    }))
-    .await?;
+    main.send(join_request(USER, "#room", "alice")).await?;
     irc.expect("JOIN #room", |l| l.command == "JOIN").await?;
     irc.send(":alice!a@h JOIN #room").await?;
     irc.send(":irc.scripted 353 alice = #room :alice bob")

@@ -9,7 +9,7 @@ mod support;
 
 use spectrum_backend::proto::{self, ParticipantFlag, Payload, StatusType};
 use spectrum_backend::testing::MainInstance;
-use support::{Ngircd, PlainClient, TestResult, free_port, transport_config};
+use support::{Ngircd, PlainClient, TestResult, free_port, join_request, transport_config};
 
 const USER: &str = "alice@xmpp.test";
 
@@ -367,13 +367,8 @@ async fn a_nickname_in_use_gets_an_underscore_and_rooms_show_the_rename() -> Tes
     bob.expect("carol_ known to the server", |l| l.command == "311")
         .await?;
 
-    main.send(Payload::JoinRoom(proto::Room {
-        user_name: "carol@xmpp.test".into(),
-        nickname: "carol".into(),
-        room: "#test".into(),
-        password: Some(String::new()),
-    }))
-    .await?;
+    main.send(join_request("carol@xmpp.test", "#test", "carol"))
+        .await?;
     let renamed = main
         .expect("ROOM_NICKNAME_CHANGED", |p| match p {
             Payload::RoomNicknameChanged(r) => Some(r.clone()),

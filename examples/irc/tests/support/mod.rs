@@ -202,6 +202,16 @@ impl Drop for Ngircd {
     }
 }
 
+/// JOIN_ROOM for `user`: `room` as `nickname`, without a password.
+pub fn join_request(user: &str, room: &str, nickname: &str) -> spectrum_backend::proto::Payload {
+    spectrum_backend::proto::Payload::JoinRoom(spectrum_backend::proto::Room {
+        user_name: user.into(),
+        nickname: nickname.into(),
+        room: room.into(),
+        password: Some(String::new()),
+    })
+}
+
 /// A transport config file naming `server` as the IRC server.
 pub fn transport_config(server: &str) -> String {
     format!("[service]\njid = irc.localhost\nbackend = /usr/bin/irc\nirc_server = {server}\n")

@@ -131,6 +131,14 @@ impl Client {
         }
     }
 
+    /// The next `CAP <sub>` from the client.
+    pub async fn expect_cap(&mut self, sub: &str) -> Result<Line, String> {
+        self.expect(&format!("CAP {sub}"), |l| {
+            l.command == "CAP" && l.param(0) == sub
+        })
+        .await
+    }
+
     fn failure(&self, what: &str) -> String {
         let seen: Vec<&str> = self.seen.iter().map(|l| l.raw.trim_end()).collect();
         format!(
