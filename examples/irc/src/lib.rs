@@ -220,7 +220,7 @@ impl Irc {
             return Irc::tell(ctx, &msg.buddy_name, text).await;
         };
         if let Some(nick) = whois_command(&msg.message).and_then(target) {
-            if !net.state().whois_asked(&nick) {
+            if !net.state().whois.asked(&nick) {
                 let text = "Too many WHOIS answers awaited; try again shortly.".to_owned();
                 return Irc::tell(ctx, &net.server(), text).await;
             }

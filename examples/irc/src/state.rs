@@ -16,7 +16,7 @@ use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::{Ctx, ParticipantFlag, StatusType};
 
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
-use crate::whois::WHOIS_REPLIES;
+use crate::whois::{WHOIS_REPLIES, Whois};
 
 /// At most this many channels of a LIST reach the room list.
 const MAX_LISTED: usize = 1000;
@@ -65,8 +65,8 @@ pub(crate) struct State {
     pub(crate) contacts: Contacts,
     /// Nicknames a WHO answered for, until its end.
     pub(crate) who_answered: HashSet<String>,
-    /// WHOIS answers being gathered, by folded nickname.
-    pub(crate) whois: HashMap<String, Vec<String>>,
+    /// WHOIS answers being gathered.
+    pub(crate) whois: Whois,
     /// The channel list being gathered (LIST), as (channel, description).
     pub(crate) listing: Option<Vec<(String, String)>>,
     /// The user's away text, set again after a reconnect.
@@ -122,7 +122,7 @@ impl State {
             sasl: false,
             contacts: Contacts::new(user),
             who_answered: HashSet::new(),
-            whois: HashMap::new(),
+            whois: Whois::default(),
             listing: None,
             away: None,
         }
@@ -238,10 +238,8 @@ impl State {
     }
 
     fn whois_reply(&mut self, ctx: &Ctx, code: u16, args: &[String]) -> Vec<Payload> {
-        let pending = args
-            .get(1)
-            .is_some_and(|n| self.whois.contains_key(&fold(n)));
-        let answer = match self.on_whois(code, args) {
+        let pending = args.get(1).is_some_and(|n| self.whois.is_pending(n));
+        let answer = match self.whois.reply(code, args) {
             Some(answer) => answer,
             // A message to someone who is not there: say so, from them.
             None if code == 401 && !pending => match (args.get(1), args.last()) {

@@ -1,7 +1,8 @@
 //! `/whois nick` (or `.whois nick`) typed as a message: the WHOIS replies,
 //! gathered into one message from that nickname.
 
-use crate::state::State;
+use std::collections::HashMap;
+
 use crate::text::fold;
 
 /// At most this many WHOIS answers are awaited at once.
@@ -24,22 +25,33 @@ pub(crate) fn whois_command(text: &str) -> Option<&str> {
     (!nick.is_empty() && !nick.contains(char::is_whitespace)).then_some(nick)
 }
 
-impl State {
+/// The WHOIS answers being gathered, by folded nickname.
+#[derive(Debug, Default)]
+pub(crate) struct Whois {
+    pending: HashMap<String, Vec<String>>,
+}
+
+impl Whois {
     /// Remembers that the user asked about `nick`; false when too many
     /// answers are awaited already.
-    pub(crate) fn whois_asked(&mut self, nick: &str) -> bool {
-        if self.whois.len() >= MAX_PENDING && !self.whois.contains_key(&fold(nick)) {
+    pub(crate) fn asked(&mut self, nick: &str) -> bool {
+        if self.pending.len() >= MAX_PENDING && !self.is_pending(nick) {
             return false;
         }
-        self.whois.insert(fold(nick), Vec::new());
+        self.pending.insert(fold(nick), Vec::new());
         true
     }
 
+    /// Whether an answer about `nick` is awaited.
+    pub(crate) fn is_pending(&self, nick: &str) -> bool {
+        self.pending.contains_key(&fold(nick))
+    }
+
     /// A WHOIS reply; the whole answer, as (nickname, text), once it ends.
-    pub(crate) fn on_whois(&mut self, code: u16, args: &[String]) -> Option<(String, String)> {
+    pub(crate) fn reply(&mut self, code: u16, args: &[String]) -> Option<(String, String)> {
         let arg = |i: usize| args.get(i).map_or("", String::as_str);
         let nick = arg(1);
-        let lines = self.whois.get_mut(&fold(nick))?;
+        let lines = self.pending.get_mut(&fold(nick))?;
         let line = match code {
             311 => format!("{nick} is {}@{} ({})", arg(2), arg(3), arg(5)),
             312 => format!("{nick} is on {} ({})", arg(2), arg(3)),
@@ -51,7 +63,7 @@ impl State {
             275 | 671 => format!("{nick} is on a secure connection"),
             401 => format!("{nick}: {}", arg(2)),
             318 => {
-                let lines = self.whois.remove(&fold(nick))?;
+                let lines = self.pending.remove(&fold(nick))?;
                 return Some((nick.to_owned(), lines.join("\n")));
             }
             // Other numerics of a WHOIS (account, host, modes...): as sent.
@@ -67,6 +79,37 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_gathered_until_their_end() {
+        let mut whois = Whois::default();
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            whois.reply(311, &args(&["me", "bob", "b", "h", "*", "Bob"])),
+            None
+        );
+        assert!(whois.asked("Bob"));
+        assert_eq!(
+            whois.reply(311, &args(&["me", "bob", "b", "h", "*", "Bob"])),
+            None
+        );
+        assert_eq!(
+            whois.reply(330, &args(&["me", "bob", "bobby", "is logged in as"])),
+            None
+        );
+        assert_eq!(
+            whois.reply(318, &args(&["me", "bob", "End"])),
+            Some((
+                "bob".into(),
+                "bob is b@h (Bob)\nbob is logged in as bobby".into()
+            ))
+        );
+        assert!(!whois.is_pending("bob"));
+        for i in 0..MAX_PENDING {
+            assert!(whois.asked(&format!("n{i}")));
+        }
+        assert!(!whois.asked("one-more"), "bounded");
+    }
 
     #[test]
     fn whois_commands() {
