@@ -149,3 +149,46 @@ async fn a_network_that_cannot_be_reached_fails_the_join_not_the_session() -> Te
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_gateway_network_that_drops_comes_back_and_rejoins() -> TestResult {
+    let mut irc = Ngircd::start().await?;
+    let network = format!("127.0.0.1:{}", irc.port());
+    let mut main = gateway().await?;
+    let room = format!("#back%{network}");
+    main.join_room(USER, &room, "alice", "").await?;
+    irc.restart().await?;
+    let back = main
+        .expect("news of the new connection", |p| match p {
+            Payload::ConvMessage(m) if m.message.contains("again as alice") => Some(()),
+            _ => None,
+        })
+        .await;
+    back?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #back").await?;
+    let names = bob
+        .expect("the names of #back", |l| l.command == "353")
+        .await?;
+    assert!(
+        names
+            .last()
+            .split_whitespace()
+            .any(|n| n.trim_start_matches('@') == "alice"),
+        "alice rejoined #back: {}",
+        names.raw
+    );
+    bob.send("PRIVMSG #back :welcome back").await?;
+    let m = main
+        .expect("bob's message in the room", |p| match p {
+            Payload::ConvMessage(m) if m.buddy_name == room => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(
+        (m.nickname.as_deref(), m.message.as_str()),
+        (Some("bob"), "welcome back")
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
