@@ -278,6 +278,11 @@ async fn other_users_joins_renames_parts_and_quits_are_participant_changes() -> 
     bob.send("PART #test :see you").await?;
     let left = participant(&mut main, "#test", "bobby").await?;
     assert_eq!(left.status, StatusType::StatusNone as i32);
+    assert_eq!(
+        left.status_message.as_deref(),
+        Some("see you"),
+        "the part reason"
+    );
 
     bob.send("JOIN #test").await?;
     let back = participant(&mut main, "#test", "bobby").await?;
