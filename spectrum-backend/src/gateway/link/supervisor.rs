@@ -1,8 +1,10 @@
 //! The task behind a link: connect, pump both ways, retry with backoff.
 
+use std::fmt::Display;
+use std::time::Duration;
+
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
-use std::fmt::Display;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{Decoder, Encoder, FramedRead};
@@ -76,7 +78,7 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
                 if !ends.publish(up).await {
                     return;
                 }
-                match pump(io, codec.clone(), &mut ends).await {
+                match pump(io, codec.clone(), settings.idle_timeout, &mut ends).await {
                     Ended::Closed => {
                         ends.publish(LinkState::Closed).await;
                         return;
@@ -124,7 +126,12 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
 
 /// Reads and writes one connection, each direction on its own so that a
 /// peer that does not read never stops the reading, and the reverse.
-async fn pump<C, Out, T>(io: T, codec: C, ends: &mut Ends<C::Item, Out>) -> Ended
+async fn pump<C, Out, T>(
+    io: T,
+    codec: C,
+    idle: Option<Duration>,
+    ends: &mut Ends<C::Item, Out>,
+) -> Ended
 where
     C: Decoder + Encoder<Out> + Clone,
     <C as Decoder>::Error: Display,
@@ -139,10 +146,21 @@ where
     let close = &ends.close;
     let read = async {
         loop {
+            let next = async {
+                match idle {
+                    Some(idle) => tokio::time::timeout(idle, lines.next())
+                        .await
+                        .map_err(|_| idle),
+                    None => Ok(lines.next().await),
+                }
+            };
             let item = match tokio::select! {
                 // Closing: the writer alone decides when the connection ends.
                 () = close.cancelled() => return Ended::Closing,
-                next = lines.next() => next,
+                next = next => match next {
+                    Ok(next) => next,
+                    Err(idle) => return Ended::Lost(format!("nothing received for {idle:?}")),
+                },
             } {
                 Some(Ok(item)) => item,
                 Some(Err(e)) => return Ended::Lost(e.to_string()),
