@@ -41,7 +41,19 @@ impl Backend {
         std::fs::write(config.path(), "[service]\njid = bench.localhost\n")?;
         let exe = std::env::current_exe()?;
         let argv = spectrum_backend::testing::spectrum_argv(port, 1, config.path());
-        let child = tokio::process::Command::new(&exe)
+        // `BENCH_BACKEND_WRAP="valgrind --tool=callgrind"` runs the backend
+        // under a profiler.
+        let wrap = std::env::var("BENCH_BACKEND_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => tokio::process::Command::new(&exe),
+        };
+        let child = command
             .arg("backend")
             .arg(kind)
             .arg("--")
