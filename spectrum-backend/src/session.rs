@@ -363,9 +363,16 @@ impl<B: Backend> Sessions<B> {
         let total = tasks.len();
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let mut abandoned = 0;
-        if tokio::time::timeout(grace, futures_util::future::join_all(tasks))
-            .await
-            .is_err()
+        // One after the other, not `join_all`: with thousands of handles,
+        // join_all re-polls them after each task's cooperative budget runs
+        // out, and that cost grows with their number; awaiting in turn is
+        // linear (handles of sessions that ended meanwhile are ready).
+        let all_ended = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(grace, all_ended).await.is_err()
         {
             abandoned = aborts.iter().filter(|a| !a.is_finished()).count();
             for abort in aborts {
