@@ -22,6 +22,7 @@ use crate::backend_ctx::BackendCtx;
 use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
 use crate::events::Event;
 use crate::handler::Backend;
+use crate::session_queue;
 
 /// What an event is taken to cost in memory while queued, besides its frame:
 /// the box, the message struct and its strings' headers.
@@ -88,7 +89,7 @@ pub(crate) enum SessionMsg {
 }
 
 struct Entry {
-    queue: mpsc::UnboundedSender<SessionMsg>,
+    queue: session_queue::Sender<SessionMsg>,
     queued: Arc<UserQueue>,
     /// Since when the queue has been full with input waiting for it, until
     /// it is next seen empty.
@@ -192,7 +193,7 @@ impl<B: Backend> Sessions<B> {
         });
         self.next_generation += 1;
         let generation = self.next_generation;
-        let (queue, mut rx) = mpsc::unbounded_channel();
+        let (queue, mut rx) = session_queue::queue();
         let span = tracing::info_span!("session", user = %user);
         let ctx = Ctx::new(
             user.clone(),
@@ -213,7 +214,7 @@ impl<B: Backend> Sessions<B> {
                 // Events queued behind a failed login or handler still get
                 // the answers Spectrum 2 waits for.
                 rx.close();
-                while let Ok(msg) = rx.try_recv() {
+                while let Some(msg) = rx.try_recv() {
                     if let SessionMsg::Event(event, _) = msg {
                         orphan(ctx.backend(), *event);
                     }
@@ -372,8 +373,7 @@ impl<B: Backend> Sessions<B> {
                 let _ = task.await;
             }
         };
-        if tokio::time::timeout(grace, all_ended).await.is_err()
-        {
+        if tokio::time::timeout(grace, all_ended).await.is_err() {
             abandoned = aborts.iter().filter(|a| !a.is_finished()).count();
             for abort in aborts {
                 abort.abort();
@@ -453,7 +453,7 @@ async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
 async fn run<B: Backend>(
     ctx: &Ctx,
     login: proto::Login,
-    rx: &mut mpsc::UnboundedReceiver<SessionMsg>,
+    rx: &mut session_queue::Receiver<SessionMsg>,
 ) {
     let legacy_name = login.legacy_name.clone();
     let mut session = match guarded(Box::pin(B::login(ctx, login))).await {
