@@ -204,6 +204,9 @@ impl<B: Backend> Sessions<B> {
         let ended_tx = self.ended_tx.clone();
         let legacy_name = login.legacy_name.clone();
         let session_ctx = ctx.clone();
+        // Boxed until the login handler takes it: the task of an idle
+        // session keeps no room for it.
+        let login = Box::new(login);
         let task = self.pool.spawn(
             async move {
                 if let Some(previous) = previous {
@@ -452,19 +455,21 @@ async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
 /// One session's life: login, events in order, logout.
 async fn run<B: Backend>(
     ctx: &Ctx,
-    login: proto::Login,
+    login: Box<proto::Login>,
     rx: &mut session_queue::Receiver<SessionMsg>,
 ) {
     let legacy_name = login.legacy_name.clone();
-    let mut session = match guarded(Box::pin(B::login(ctx, login))).await {
+    let mut session = match guarded(Box::pin(B::login(ctx, *login))).await {
         Ok(session) => session,
         Err(failure) => {
-            disconnect(ctx, &failure, "LOGIN").await;
+            Box::pin(disconnect(ctx, &failure, "LOGIN")).await;
             return;
         }
     };
     tracing::info!("logged in");
-    if let Err(e) = ctx.connected().await {
+    // Futures awaited once in a session's life are boxed: inline, they
+    // would size every idle session's task for them (about 0.7 KiB each).
+    if let Err(e) = Box::pin(ctx.connected()).await {
         tracing::warn!("could not send CONNECTED: {e}");
     }
     let logout = loop {
@@ -475,7 +480,7 @@ async fn run<B: Backend>(
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
                 if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
-                    disconnect(ctx, &failure, name).await;
+                    Box::pin(disconnect(ctx, &failure, name)).await;
                     if let Failure::Panic(_) = failure {
                         // The session's state is unknown after a panic: drop it.
                         return;
