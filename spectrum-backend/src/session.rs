@@ -97,6 +97,8 @@ struct Entry {
     task: JoinHandle<()>,
     generation: u64,
     legacy_name: String,
+    /// A LOGOUT is queued: the session is ending.
+    logging_out: bool,
     ctx: Ctx,
 }
 
@@ -169,10 +171,13 @@ impl<B: Backend> Sessions<B> {
     /// duplicate (Spectrum 2 sends one when a user joins a room of an
     /// auto-registering transport): it is logged and ignored, as Spectrum
     /// 2's own backends do. With another legacy name, the old session is
-    /// logged out first and the new login waits for it.
+    /// logged out first and the new login waits for it. A LOGIN right
+    /// after a LOGOUT (as Spectrum 2 retries a session) is not a duplicate,
+    /// even while the old session is still logging out: it waits for it.
     pub(crate) fn login(&mut self, login: proto::Login) {
         let user = login.user.clone();
         if let Some(old) = self.map.get(&user)
+            && !old.logging_out
             && !old.queue.is_closed()
             && !old.ctx.is_ended()
             && old.legacy_name == login.legacy_name
@@ -181,7 +186,12 @@ impl<B: Backend> Sessions<B> {
             return;
         }
         let previous = self.map.remove(&user).map(|old| {
-            tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+            if old.logging_out {
+                tracing::debug!(%user, "LOGIN after LOGOUT: waits for the old session to end");
+            } else {
+                tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+            }
+            // A second LOGOUT behind the first one is never taken.
             let _ = old.queue.send(SessionMsg::Logout(
                 Box::new(proto::Logout {
                     user: user.clone(),
@@ -235,6 +245,7 @@ impl<B: Backend> Sessions<B> {
                 task,
                 generation,
                 legacy_name,
+                logging_out: false,
                 ctx: session_ctx,
             },
         );
@@ -327,11 +338,15 @@ impl<B: Backend> Sessions<B> {
 
     /// Queues the logout; false if the user has no session.
     pub(crate) fn logout(&mut self, logout: proto::Logout) -> bool {
-        match self.map.get(&logout.user) {
-            Some(entry) => entry
-                .queue
-                .send(SessionMsg::Logout(Box::new(logout), false))
-                .is_ok(),
+        match self.map.get_mut(&logout.user) {
+            Some(entry) => {
+                let queued = entry
+                    .queue
+                    .send(SessionMsg::Logout(Box::new(logout), false))
+                    .is_ok();
+                entry.logging_out |= queued;
+                queued
+            }
             None => false,
         }
     }

@@ -474,7 +474,18 @@ pub(crate) async fn soak(seconds: u64, users: usize) -> Result<(), BoxError> {
     );
     println!("backend memory: resident {rss} KiB at the end, peak {peak} KiB");
     if ledger.lost() > 0 {
-        return Err(format!("{} expected frames never arrived", ledger.lost()).into());
+        let mut kinds: Vec<_> = ledger
+            .expected
+            .iter()
+            .map(|(k, n)| (k, n, ledger.got.get(k).copied().unwrap_or(0)))
+            .filter(|(_, n, got)| got < n)
+            .collect();
+        kinds.sort();
+        return Err(format!(
+            "{} expected frames never arrived (kind, expected, received): {kinds:?}",
+            ledger.lost()
+        )
+        .into());
     }
     Ok(())
 }
