@@ -1,7 +1,8 @@
 //! Benchmarks of `spectrum-backend`, and a soak test.
 //!
 //! ```text
-//! cargo run --release -p spectrum-bench            # every figure, side by side
+//! cargo run --release -p spectrum-bench            # every figure, side by side, 3 runs
+//! cargo run --release -p spectrum-bench --no-default-features   # with the system allocator
 //! cargo run --release -p spectrum-bench -- soak --seconds 60
 //! cargo run --release -p spectrum-bench -- unread --messages 1000000
 //! cargo run --release -p spectrum-bench -- shutdown --sessions 10000
