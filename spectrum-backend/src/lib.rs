@@ -79,6 +79,7 @@ mod logging;
 mod outbox;
 mod runtime;
 mod session;
+mod session_queue;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -22,6 +22,7 @@ use crate::backend_ctx::BackendCtx;
 use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
 use crate::events::Event;
 use crate::handler::Backend;
+use crate::session_queue;
 
 /// What an event is taken to cost in memory while queued, besides its frame:
 /// the box, the message struct and its strings' headers.
@@ -88,7 +89,7 @@ pub(crate) enum SessionMsg {
 }
 
 struct Entry {
-    queue: mpsc::UnboundedSender<SessionMsg>,
+    queue: session_queue::Sender<SessionMsg>,
     queued: Arc<UserQueue>,
     /// Since when the queue has been full with input waiting for it, until
     /// it is next seen empty.
@@ -96,11 +97,9 @@ struct Entry {
     task: JoinHandle<()>,
     generation: u64,
     legacy_name: String,
+    /// A LOGOUT is queued: the session is ending.
+    logging_out: bool,
     ctx: Ctx,
-    /// A LOGOUT is queued: a LOGIN after it starts a new session even with
-    /// the same legacy name (Spectrum 2 sends LOGOUT then LOGIN to retry
-    /// after a DISCONNECTED with code 0 or 16).
-    leaving: bool,
 }
 
 /// Where an event went.
@@ -172,24 +171,27 @@ impl<B: Backend> Sessions<B> {
     /// duplicate (Spectrum 2 sends one when a user joins a room of an
     /// auto-registering transport): it is logged and ignored, as Spectrum
     /// 2's own backends do. With another legacy name, the old session is
-    /// logged out first and the new login waits for it.
+    /// logged out first and the new login waits for it. A LOGIN right
+    /// after a LOGOUT (as Spectrum 2 retries a session) is not a duplicate,
+    /// even while the old session is still logging out: it waits for it.
     pub(crate) fn login(&mut self, login: proto::Login) {
         let user = login.user.clone();
         if let Some(old) = self.map.get(&user)
+            && !old.logging_out
             && !old.queue.is_closed()
             && !old.ctx.is_ended()
-            && !old.leaving
             && old.legacy_name == login.legacy_name
         {
             tracing::info!(%user, "LOGIN for a user already logged in with that legacy name; ignored");
             return;
         }
         let previous = self.map.remove(&user).map(|old| {
-            if old.leaving {
-                tracing::debug!(%user, "LOGIN after LOGOUT: it waits for the old session to end");
+            if old.logging_out {
+                tracing::debug!(%user, "LOGIN after LOGOUT: waits for the old session to end");
             } else {
                 tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
             }
+            // A second LOGOUT behind the first one is never taken.
             let _ = old.queue.send(SessionMsg::Logout(
                 Box::new(proto::Logout {
                     user: user.clone(),
@@ -201,7 +203,7 @@ impl<B: Backend> Sessions<B> {
         });
         self.next_generation += 1;
         let generation = self.next_generation;
-        let (queue, mut rx) = mpsc::unbounded_channel();
+        let (queue, mut rx) = session_queue::queue();
         let span = tracing::info_span!("session", user = %user);
         let ctx = Ctx::new(
             user.clone(),
@@ -212,6 +214,9 @@ impl<B: Backend> Sessions<B> {
         let ended_tx = self.ended_tx.clone();
         let legacy_name = login.legacy_name.clone();
         let session_ctx = ctx.clone();
+        // Boxed until the login handler takes it: the task of an idle
+        // session keeps no room for it.
+        let login = Box::new(login);
         let task = self.pool.spawn(
             async move {
                 if let Some(previous) = previous {
@@ -222,7 +227,7 @@ impl<B: Backend> Sessions<B> {
                 // Events queued behind a failed login or handler still get
                 // the answers Spectrum 2 waits for.
                 rx.close();
-                while let Ok(msg) = rx.try_recv() {
+                while let Some(msg) = rx.try_recv() {
                     if let SessionMsg::Event(event, _) = msg {
                         orphan(ctx.backend(), *event);
                     }
@@ -240,8 +245,8 @@ impl<B: Backend> Sessions<B> {
                 task,
                 generation,
                 legacy_name,
+                logging_out: false,
                 ctx: session_ctx,
-                leaving: false,
             },
         );
     }
@@ -335,11 +340,12 @@ impl<B: Backend> Sessions<B> {
     pub(crate) fn logout(&mut self, logout: proto::Logout) -> bool {
         match self.map.get_mut(&logout.user) {
             Some(entry) => {
-                entry.leaving = true;
-                entry
+                let queued = entry
                     .queue
                     .send(SessionMsg::Logout(Box::new(logout), false))
-                    .is_ok()
+                    .is_ok();
+                entry.logging_out |= queued;
+                queued
             }
             None => false,
         }
@@ -376,10 +382,16 @@ impl<B: Backend> Sessions<B> {
         let total = tasks.len();
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let mut abandoned = 0;
-        if tokio::time::timeout(grace, futures_util::future::join_all(tasks))
-            .await
-            .is_err()
-        {
+        // One after the other, not `join_all`: with thousands of handles,
+        // join_all re-polls them after each task's cooperative budget runs
+        // out, and that cost grows with their number; awaiting in turn is
+        // linear (handles of sessions that ended meanwhile are ready).
+        let all_ended = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(grace, all_ended).await.is_err() {
             abandoned = aborts.iter().filter(|a| !a.is_finished()).count();
             for abort in aborts {
                 abort.abort();
@@ -458,19 +470,21 @@ async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
 /// One session's life: login, events in order, logout.
 async fn run<B: Backend>(
     ctx: &Ctx,
-    login: proto::Login,
-    rx: &mut mpsc::UnboundedReceiver<SessionMsg>,
+    login: Box<proto::Login>,
+    rx: &mut session_queue::Receiver<SessionMsg>,
 ) {
     let legacy_name = login.legacy_name.clone();
-    let mut session = match guarded(Box::pin(B::login(ctx, login))).await {
+    let mut session = match guarded(Box::pin(B::login(ctx, *login))).await {
         Ok(session) => session,
         Err(failure) => {
-            disconnect(ctx, &failure, "LOGIN").await;
+            Box::pin(disconnect(ctx, &failure, "LOGIN")).await;
             return;
         }
     };
     tracing::info!("logged in");
-    if let Err(e) = ctx.connected().await {
+    // Futures awaited once in a session's life are boxed: inline, they
+    // would size every idle session's task for them (about 0.7 KiB each).
+    if let Err(e) = Box::pin(ctx.connected()).await {
         tracing::warn!("could not send CONNECTED: {e}");
     }
     let logout = loop {
@@ -481,7 +495,7 @@ async fn run<B: Backend>(
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
                 if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
-                    disconnect(ctx, &failure, name).await;
+                    Box::pin(disconnect(ctx, &failure, name)).await;
                     if let Failure::Panic(_) = failure {
                         // The session's state is unknown after a panic: drop it.
                         return;

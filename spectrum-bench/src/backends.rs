@@ -117,3 +117,65 @@ pub(crate) async fn handwritten(host: &str, port: u16) -> std::io::Result<()> {
         }
     }
 }
+
+/// The driver's ceiling: no runtime, no codec, no decode beyond the frame's
+/// type. A blocking loop that answers PING with a prepared PONG, LOGIN with
+/// CONNECTED, and sends every CONV_MESSAGE back exactly as it came.
+pub(crate) fn raw(host: &str, port: u16) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+
+    use crate::load::{bytes_field, put_frame, wrapper};
+    const PONG: [u8; 6] = [0, 0, 0, 2, 0x08, MessageType::Pong as u8];
+
+    let mut stream = std::net::TcpStream::connect((host, port))?;
+    stream.set_nodelay(true)?;
+    let mut input = vec![0u8; 256 * 1024];
+    let mut have = 0;
+    let mut output = BytesMut::with_capacity(256 * 1024);
+    loop {
+        if have == input.len() {
+            input.resize(input.len() * 2, 0);
+        }
+        let n = stream.read(&mut input[have..])?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+        let mut at = 0;
+        let data = &input[..have];
+        while let Some(header) = data.get(at..at + 4) {
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let Some(frame) = data.get(at..at + 4 + len) else {
+                break;
+            };
+            let (kind, payload) = wrapper(&frame[4..]);
+            match i32::try_from(kind)
+                .ok()
+                .and_then(|k| MessageType::try_from(k).ok())
+            {
+                Some(MessageType::Ping) => output.put_slice(&PONG),
+                Some(MessageType::ConvMessage) => output.put_slice(frame),
+                Some(MessageType::Login) => {
+                    let user = bytes_field(payload, 1).unwrap_or_default();
+                    let mut connected = BytesMut::new();
+                    connected.put_u8(0x0a);
+                    prost::encoding::encode_varint(user.len() as u64, &mut connected);
+                    connected.put_slice(user);
+                    put_frame(&mut output, MessageType::Connected as u64, Some(&connected));
+                }
+                Some(MessageType::Exit) => {
+                    stream.write_all(&output)?;
+                    return Ok(());
+                }
+                _ => {}
+            }
+            at += 4 + len;
+        }
+        input.copy_within(at..have, 0);
+        have -= at;
+        if !output.is_empty() {
+            stream.write_all(&output)?;
+            output.clear();
+        }
+    }
+}

@@ -1,9 +1,7 @@
 //! The main instance's side: spawn a backend process, then drive it.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
@@ -43,7 +41,19 @@ impl Backend {
         std::fs::write(config.path(), "[service]\njid = bench.localhost\n")?;
         let exe = std::env::current_exe()?;
         let argv = spectrum_backend::testing::spectrum_argv(port, 1, config.path());
-        let child = tokio::process::Command::new(&exe)
+        // `BENCH_BACKEND_WRAP="valgrind --tool=callgrind"` runs the backend
+        // under a profiler.
+        let wrap = std::env::var("BENCH_BACKEND_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => tokio::process::Command::new(&exe),
+        };
+        let child = command
             .arg("backend")
             .arg(kind)
             .arg("--")
@@ -161,94 +171,6 @@ pub(crate) fn message(u: usize, text: String) -> Payload {
         message: text,
         xhtml: Some(String::new()),
         ..Default::default()
-    })
-}
-
-/// Throughput and round-trip latency of one echo run.
-pub(crate) struct EchoRun {
-    pub(crate) per_second: f64,
-    pub(crate) p50: Duration,
-    pub(crate) p99: Duration,
-}
-
-/// Sends `messages` echo requests spread over `users`, keeping at most
-/// `window` unanswered, and measures every round trip.
-pub(crate) async fn echo(
-    kind: &str,
-    users: usize,
-    messages: usize,
-    window: usize,
-) -> Result<EchoRun, BoxError> {
-    let mut backend = Backend::spawn(kind).await?;
-    backend.login_all(users).await?;
-    let Backend {
-        mut reader,
-        mut writer,
-        child,
-        _config,
-        ..
-    } = backend;
-    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..messages).map(|_| AtomicU64::new(0)).collect());
-    let permits = Arc::new(tokio::sync::Semaphore::new(window));
-    let start = Instant::now();
-    let sender = {
-        let (sent_at, permits) = (Arc::clone(&sent_at), Arc::clone(&permits));
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            let mut i = 0;
-            while i < messages {
-                // Take what the window allows (at least one), send it as one write.
-                let permit = permits.acquire().await?;
-                permit.forget();
-                let mut batch = 1 + permits.available_permits().min(255);
-                if batch > 1 {
-                    permits.acquire_many((batch - 1) as u32).await?.forget();
-                }
-                batch = batch.min(messages - i);
-                let stamp = start.elapsed().as_nanos() as u64;
-                let frames: Vec<Payload> = (i..i + batch)
-                    .map(|k| {
-                        sent_at[k].store(stamp, Ordering::Relaxed);
-                        message(k % users, k.to_string())
-                    })
-                    .collect();
-                encode(&frames, &mut buf)?;
-                writer.write_all(&buf).await?;
-                buf.clear();
-                i += batch;
-            }
-            Ok::<_, BoxError>(writer)
-        })
-    };
-    let mut rtts = Vec::with_capacity(messages);
-    while rtts.len() < messages {
-        if let Payload::ConvMessage(m) = next(&mut reader).await? {
-            let k: usize = m.message.parse()?;
-            let sent = sent_at
-                .get(k)
-                .ok_or("echo of an unknown message")?
-                .load(Ordering::Relaxed);
-            rtts.push(Duration::from_nanos(
-                start.elapsed().as_nanos() as u64 - sent,
-            ));
-            permits.add_permits(1);
-        }
-    }
-    let elapsed = start.elapsed();
-    let writer = sender.await??;
-    let backend = Backend {
-        reader,
-        writer,
-        pid: 0,
-        child,
-        _config,
-    };
-    backend.exit().await?;
-    rtts.sort_unstable();
-    Ok(EchoRun {
-        per_second: messages as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&rtts, 0.50),
-        p99: percentile(&rtts, 0.99),
     })
 }
 

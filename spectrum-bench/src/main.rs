@@ -1,7 +1,8 @@
 //! Benchmarks of `spectrum-backend`, and a soak test.
 //!
 //! ```text
-//! cargo run --release -p spectrum-bench            # every figure, side by side
+//! cargo run --release -p spectrum-bench            # every figure, side by side, 3 runs
+//! cargo run --release -p spectrum-bench --no-default-features   # with the system allocator
 //! cargo run --release -p spectrum-bench -- soak --seconds 60
 //! cargo run --release -p spectrum-bench -- unread --messages 1000000
 //! cargo run --release -p spectrum-bench -- shutdown --sessions 10000
@@ -12,15 +13,26 @@
 
 mod backends;
 mod driver;
+mod load;
 mod scenarios;
 
 use clap::{Parser, Subcommand};
 
-// Both backends under test run from this binary, so they share the
-// allocator. glibc's malloc serialises frees of memory allocated on another
-// thread, which a multi-threaded runtime does all the time.
+// Every backend under test runs from this binary, so they share the
+// allocator: mimalloc by default (what backends should use), the system's
+// with `--no-default-features`. glibc's malloc serialises frees of memory
+// allocated on another thread, which a multi-threaded runtime does all the
+// time.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator of this build, for the printed figures.
+pub(crate) const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system malloc"
+};
 
 use driver::BoxError;
 
@@ -41,6 +53,9 @@ enum Command {
         /// Echo messages kept in flight (sent but not yet answered).
         #[arg(long, default_value_t = 256)]
         window: usize,
+        /// Rounds of every measurement; the median and range are printed.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Mixed load for a while; prints frames sent, received, lost, and memory.
     Soak {
@@ -53,7 +68,7 @@ enum Command {
     },
     /// Only the echo measurement, for one backend (e.g. to profile it).
     Echo {
-        /// `framework` or `handwritten`.
+        /// `framework`, `handwritten` or `raw`.
         #[arg(long, default_value = "framework")]
         kind: String,
         /// Users logged in.
@@ -93,7 +108,7 @@ enum Command {
     /// Internal: run as the backend process under test.
     #[command(hide = true)]
     Backend {
-        /// `framework` or `handwritten`.
+        /// `framework`, `handwritten` or `raw`.
         kind: String,
         /// The arguments Spectrum 2 passes.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -106,7 +121,8 @@ fn main() -> std::process::ExitCode {
     if let Some(Command::Backend { kind, args }) = &cli.command {
         return run_backend(kind, args);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // The driver is one task: a second thread would only add wake-ups.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -118,8 +134,12 @@ fn main() -> std::process::ExitCode {
     };
     let result: Result<(), BoxError> = rt.block_on(async {
         match cli.command {
-            None => scenarios::all(false, 256).await,
-            Some(Command::All { quick, window }) => scenarios::all(quick, window.max(1)).await,
+            None => scenarios::all(false, 256, 3).await,
+            Some(Command::All {
+                quick,
+                window,
+                runs,
+            }) => scenarios::all(quick, window.max(1), runs.clamp(1, 20)).await,
             Some(Command::Soak { seconds, users }) => {
                 scenarios::soak(seconds.min(3600), users.min(10_000)).await
             }
@@ -154,6 +174,13 @@ fn run_backend(kind: &str, args: &[String]) -> std::process::ExitCode {
     match kind {
         "framework" => spectrum_backend::Runtime::<backends::Bench>::from_args(args)
             .map_or_else(spectrum_backend::exit_with, |rt| rt.block_on()),
+        "raw" => match backends::raw(&args.host, args.port) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("raw echo: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         "handwritten" => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

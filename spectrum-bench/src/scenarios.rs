@@ -10,62 +10,217 @@ use spectrum_proto::{self as proto, Payload};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 
-use crate::driver::{
-    self, Backend, BoxError, EchoRun, encode, memory_kib, message, next, percentile,
-};
+use crate::driver::{self, Backend, BoxError, encode, memory_kib, message, next, percentile};
+use crate::load;
 
-/// Runs every measurement; `window` echo messages are kept in flight.
-pub(crate) async fn all(quick: bool, window: usize) -> Result<(), BoxError> {
-    let messages = if quick { 20_000 } else { 200_000 };
-    println!(
-        "spectrum-backend benchmarks ({} CPUs, {messages} messages per echo run, {window} in flight)\n",
-        cpus()
-    );
+/// The backends side by side: the framework, the hand-written loop, and the
+/// raw echo that measures the driver's own ceiling.
+const KINDS: [&str; 3] = ["framework", "handwritten", "raw"];
 
-    println!("1-2. echo through a #[backend] echo vs a hand-written tokio+prost loop");
-    println!(
-        "  {:<8} {:>13} {:>10} {:>10}   {:>13} {:>10} {:>10}   {:>6}",
-        "users", "framework/s", "p50", "p99", "handwritten/s", "p50", "p99", "ratio"
-    );
-    for users in [1, 1_000] {
-        // Interleaved and repeated: the better of two runs of each, so that a
-        // noisy neighbour does not decide the ratio.
-        let mut fw: Option<EchoRun> = None;
-        let mut hw: Option<EchoRun> = None;
-        for _ in 0..2 {
-            let f = driver::echo("framework", users, messages, window).await?;
-            let h = driver::echo("handwritten", users, messages, window).await?;
-            if fw.as_ref().is_none_or(|b| f.per_second > b.per_second) {
-                fw = Some(f);
-            }
-            if hw.as_ref().is_none_or(|b| h.per_second > b.per_second) {
-                hw = Some(h);
-            }
-        }
-        let (fw, hw) = (fw.ok_or("no run")?, hw.ok_or("no run")?);
-        println!(
-            "  {:<8} {:>13.0} {:>10} {:>10}   {:>13.0} {:>10} {:>10}   {:>5.0}%",
-            users,
-            fw.per_second,
-            ms(fw.p50),
-            ms(fw.p99),
-            hw.per_second,
-            ms(hw.p50),
-            ms(hw.p99),
-            100.0 * fw.per_second / hw.per_second
-        );
+/// Figures kept in every round.
+const IDLE_SESSIONS: usize = 10_000;
+const ECHO_USERS: usize = 100;
+
+/// One figure of one backend, over the runs.
+struct Samples(Vec<f64>);
+
+impl Samples {
+    fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     }
 
-    let sessions = 10_000;
-    let (total, per) = idle_memory(sessions).await?;
-    println!("\n3. memory of one backend process holding {sessions} logged-in idle sessions");
-    println!(
-        "  resident {:.1} MiB in total, {:.0} bytes per session",
-        total as f64 / 1024.0,
-        per
-    );
+    /// `median [min-max]`, each through `show`.
+    fn show(&self, show: &dyn Fn(f64) -> String) -> String {
+        let min = self.0.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self.0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match self.0.len() {
+            0 => "-".into(),
+            1 => show(min),
+            _ => format!("{} [{}-{}]", show(self.median()), show(min), show(max)),
+        }
+    }
+}
 
-    println!("\n4. PONG round trip while 100 sessions are busy in slow handlers (50 ms each)");
+/// What one round measured of one backend.
+#[derive(Default)]
+struct Round {
+    echo_per_s: f64,
+    echo_p99_ms: f64,
+    pong_p99_ms: f64,
+    cpu_us_w1: f64,
+    first_reply_ms: f64,
+    logins_per_s: f64,
+    idle_mib: f64,
+    exit_ms: f64,
+}
+
+/// Figures for one backend kind, one round: logins, idle memory, echo with
+/// PINGs, CPU at window 1, first reply of a burst, then EXIT.
+async fn round(kind: &str, quick: bool, window: usize) -> Result<Round, BoxError> {
+    let (messages, w1, bursts) = if quick {
+        (20_000, 2_000, 5)
+    } else {
+        (200_000, 20_000, 20)
+    };
+    let backend = Backend::spawn(kind).await?;
+    let mut wire = load::Wire::new(backend);
+    let mut r = Round::default();
+    let login_time = load::logins(&mut wire, IDLE_SESSIONS).await?;
+    r.logins_per_s = IDLE_SESSIONS as f64 / login_time.as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.idle_mib = memory_kib(wire.pid).0 as f64 / 1024.0;
+    let run = load::echo(
+        &mut wire,
+        ECHO_USERS,
+        messages,
+        window,
+        Some(Duration::from_millis(1)),
+    )
+    .await?;
+    r.echo_per_s = run.per_second;
+    r.echo_p99_ms = run.p99.as_secs_f64() * 1e3;
+    r.pong_p99_ms = run.pong_p99.unwrap_or_default().as_secs_f64() * 1e3;
+    let run = load::echo(&mut wire, ECHO_USERS, w1, 1, None).await?;
+    r.cpu_us_w1 = run.cpu_per_message.as_secs_f64() * 1e6;
+    let firsts = load::first_reply(&mut wire, ECHO_USERS, 1_000, bursts).await?;
+    r.first_reply_ms = percentile(&firsts, 0.5).as_secs_f64() * 1e3;
+    let backend = wire.into_backend();
+    let started = Instant::now();
+    backend.exit().await?;
+    r.exit_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(r)
+}
+
+type Get = fn(&Round) -> f64;
+/// A printed row: name, figure, how it is shown, the framework's target.
+type Row = (&'static str, Get, fn(f64) -> String, &'static str);
+
+/// The printed rows: name, figure, how it is shown, target of the
+/// framework (a ratio to the hand-written loop or an absolute figure).
+const ROWS: [Row; 7] = [
+    (
+        "echo msg/s, 100 users",
+        |r| r.echo_per_s,
+        kilo,
+        "ratio >= 0.8",
+    ),
+    (
+        "backend CPU/message, W=1",
+        |r| r.cpu_us_w1,
+        micros,
+        "ratio <= 1.3",
+    ),
+    (
+        "first reply, 1,000 burst",
+        |r| r.first_reply_ms,
+        millis,
+        "ratio <= 1.5",
+    ),
+    (
+        "PONG p99 under echo load",
+        |r| r.pong_p99_ms,
+        millis,
+        "<= 0.5 ms",
+    ),
+    ("RSS, 10,000 idle users", |r| r.idle_mib, mebi, "<= 16 MiB"),
+    (
+        "10,000 pipelined logins/s",
+        |r| r.logins_per_s,
+        kilo,
+        ">= 250k",
+    ),
+    (
+        "EXIT to exit, 10,000 users",
+        |r| r.exit_ms,
+        millis,
+        "<= 50 ms",
+    ),
+];
+
+fn kilo(v: f64) -> String {
+    format!("{:.0}k", v / 1e3)
+}
+fn millis(v: f64) -> String {
+    format!("{v:.2} ms")
+}
+fn micros(v: f64) -> String {
+    format!("{v:.1} us")
+}
+fn mebi(v: f64) -> String {
+    format!("{v:.1} MiB")
+}
+fn ratio(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// Runs every measurement `runs` times, backends interleaved, and prints
+/// the median and the range of each; `window` echo messages in flight.
+pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), BoxError> {
+    let messages = if quick { 20_000 } else { 200_000 };
+    println!(
+        "spectrum-backend benchmarks: {} CPUs, allocator {}, {runs} runs, median [min-max]",
+        cpus(),
+        crate::ALLOCATOR_NAME
+    );
+    println!(
+        "per run and backend: {IDLE_SESSIONS} pipelined logins, idle memory, {messages} echoes \
+         over {ECHO_USERS} users with {window} in flight and a PING every ms, echoes one at a \
+         time (CPU), bursts of 1,000 (first reply), EXIT"
+    );
+    println!("raw: a blocking echo with no runtime and no decode, the driver's ceiling\n");
+    let mut rounds: Vec<Vec<Round>> = KINDS.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        for (k, kind) in KINDS.iter().enumerate() {
+            rounds[k].push(round(kind, quick, window).await?);
+        }
+        eprintln!("run {} of {runs} done", run + 1);
+    }
+    let col = |k: usize, get: Get| Samples(rounds[k].iter().map(get).collect());
+    println!(
+        "  {:<27} {:>25} {:>25} {:>25} {:>18}  target",
+        "figure", "framework", "hand-written", "raw (ceiling)", "framework/hand"
+    );
+    for (name, get, show, target) in ROWS {
+        let ratios = Samples(
+            rounds[0]
+                .iter()
+                .zip(&rounds[1])
+                .map(|(f, h)| get(f) / get(h))
+                .collect(),
+        );
+        println!(
+            "  {name:<27} {:>25} {:>25} {:>25} {:>18}  {target}",
+            col(0, get).show(&show),
+            col(1, get).show(&show),
+            col(2, get).show(&show),
+            ratios.show(&ratio),
+        );
+    }
+    let p99: Get = |r| r.echo_p99_ms;
+    println!(
+        "  {:<27} {:>25} {:>25} {:>25}",
+        "echo round trip p99",
+        col(0, p99).show(&millis),
+        col(1, p99).show(&millis),
+        col(2, p99).show(&millis),
+    );
+    // The driver limits a figure when the raw echo, which does almost
+    // nothing, is not clearly faster than the backend measured.
+    let ceiling = col(2, |r| r.echo_per_s).median();
+    for (k, kind) in KINDS.iter().enumerate().take(2) {
+        let rate = col(k, |r| r.echo_per_s).median();
+        if rate >= 0.85 * ceiling {
+            println!(
+                "  note: the {kind} echo reached {:.0} % of the raw echo: the driver (and \
+                 loopback) was the limit; its figure is a lower bound",
+                100.0 * rate / ceiling
+            );
+        }
+    }
+
+    println!("\nPONG round trip while 100 sessions are busy in slow handlers (50 ms each)");
     for mode in ["sleep", "block"] {
         let (p50, p99, max) = pong_under_load(mode, 100, 50, if quick { 100 } else { 300 }).await?;
         let what = if mode == "sleep" {
@@ -89,12 +244,18 @@ pub(crate) async fn echo(
     messages: usize,
     window: usize,
 ) -> Result<(), BoxError> {
-    let run = driver::echo(kind, users, messages, window).await?;
+    let mut backend = Backend::spawn(kind).await?;
+    backend.login_all(users).await?;
+    let mut wire = load::Wire::new(backend);
+    let run = load::echo(&mut wire, users, messages, window, None).await?;
+    wire.into_backend().exit().await?;
     println!(
-        "{kind}: {users} users, {messages} messages, {window} in flight: {:.0} msg/s, p50 {}, p99 {}",
+        "{kind}: {users} users, {messages} messages, {window} in flight: {:.0} msg/s, p50 {}, \
+         p99 {}, backend CPU {:.2} us per message",
         run.per_second,
         ms(run.p50),
-        ms(run.p99)
+        ms(run.p99),
+        run.cpu_per_message.as_secs_f64() * 1e6
     );
     Ok(())
 }
@@ -116,18 +277,6 @@ fn cpus() -> usize {
 
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Resident KiB of the backend after `sessions` logins, and bytes per session.
-async fn idle_memory(sessions: usize) -> Result<(u64, f64), BoxError> {
-    let mut backend = Backend::spawn("framework").await?;
-    let (before, _) = memory_kib(backend.pid);
-    backend.login_all(sessions).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (after, peak) = memory_kib(backend.pid);
-    backend.exit().await?;
-    let per = (after.saturating_sub(before) * 1024) as f64 / sessions as f64;
-    Ok((peak.max(after), per))
 }
 
 /// PONG round trips while every one of `users` sessions always has a
@@ -325,7 +474,18 @@ pub(crate) async fn soak(seconds: u64, users: usize) -> Result<(), BoxError> {
     );
     println!("backend memory: resident {rss} KiB at the end, peak {peak} KiB");
     if ledger.lost() > 0 {
-        return Err(format!("{} expected frames never arrived", ledger.lost()).into());
+        let mut kinds: Vec<_> = ledger
+            .expected
+            .iter()
+            .map(|(k, n)| (k, n, ledger.got.get(k).copied().unwrap_or(0)))
+            .filter(|(_, n, got)| got < n)
+            .collect();
+        kinds.sort();
+        return Err(format!(
+            "{} expected frames never arrived (kind, expected, received): {kinds:?}",
+            ledger.lost()
+        )
+        .into());
     }
     Ok(())
 }
