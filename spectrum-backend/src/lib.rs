@@ -24,8 +24,8 @@
 //!     }
 //!
 //!     #[on(ConvMessage)]
-//!     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-//!         ctx.message(&msg.buddy_name, &msg.message).send().await
+//!     async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+//!         ctx.message(msg.to(), msg.text()).await
 //!     }
 //! }
 //!
@@ -49,8 +49,20 @@
 //! * Input waiting for handlers is bounded ([`Runtime::input_limits`]): when
 //!   it is full the backend stops reading (and keeps Spectrum 2 informed it
 //!   is alive); a stuck handler's session is ended with DISCONNECTED.
-//! * [`Ctx`] has one helper per message a backend sends, bound to the user.
-//!   It is `Clone + Send + 'static`: a session's own tasks keep a clone.
+//! * Handlers may take a [`view`] of what the user sent instead of the
+//!   protocol message: `view::Message` says whether it is for a contact, a
+//!   room or a room occupant, decodes the wire's empty-string conventions,
+//!   and keeps the protocol message reachable.
+//! * Replies are values ([`reply`]) that do not borrow anything: build them
+//!   in a network read loop, store them, send them with [`Ctx::send`] or in
+//!   one write with [`Ctx::send_all`]. [`Ctx`] has one helper per message,
+//!   bound to the user, that is awaited to send: `ctx.message(to,
+//!   text).await`. `Ctx` is `Clone + Send + 'static`: a session's own tasks
+//!   keep a clone.
+//! * A message that asks for a receipt gets CONV_MESSAGE_ACK when its
+//!   handler succeeds ([`view::Message::defer_receipt`] sends it later).
+//! * The session's rooms ([`Ctx::with_rooms`]) answer the JOIN_ROOM that
+//!   Spectrum 2 replays after CONNECTED without calling the handler again.
 //!
 //! Handlers may be `async` or not, may omit `ctx`, and may return `()` or
 //! `Result<(), E>` with `E: Into<Error>`. See [`event`] for every event and
@@ -76,18 +88,21 @@ pub mod gateway;
 pub mod handler;
 mod logging;
 mod outbox;
+pub mod reply;
 mod runtime;
 mod session;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod view;
 
 pub use args::{Args, ArgsError, USAGE};
 pub use backend_ctx::BackendCtx;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
 pub use ctx::{
-    BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder, VCardReply,
+    Bound, BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder,
+    VCardReply,
 };
 pub use error::{Error, Result, RunError, SendError};
 pub use events::{Event, EventKind};
@@ -106,5 +121,5 @@ pub mod prelude {
         Buddies, Buddy, ConnectionError, ConversationMessage, Login, Logout, ParticipantFlag, Room,
         Status, StatusType, VCard,
     };
-    pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on};
+    pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on, reply, view};
 }

@@ -12,16 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::FutureExt as _;
-use spectrum_proto::{self as proto, ConnectionError, Payload};
+use spectrum_proto::{self as proto, ConnectionError};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::Error;
 use crate::backend_ctx::BackendCtx;
-use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
+use crate::ctx::{Ctx, VCardReply, vcard_payload};
 use crate::events::Event;
 use crate::handler::Backend;
+use crate::reply::{self, Reply as _};
 
 /// What an event is taken to cost in memory while queued, besides its frame:
 /// the box, the message struct and its strings' headers.
@@ -467,7 +468,18 @@ async fn run<B: Backend>(
                 drop(ticket);
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
-                if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
+                let event = match ctx.before_handler(*event).await {
+                    Ok(Some(event)) => event,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(event = name, "could not answer: {e}");
+                        continue;
+                    }
+                };
+                let leaving = Ctx::leaving(&event);
+                let handled = guarded(Box::pin(session.handle(ctx, event))).await;
+                ctx.left(leaving);
+                if let Err(failure) = handled {
                     disconnect(ctx, &failure, name).await;
                     if let Failure::Panic(_) = failure {
                         // The session's state is unknown after a panic: drop it.
@@ -520,13 +532,11 @@ pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
         Event::VCard(req) => {
             vcard_payload(req.user_name, req.buddy_name, req.id, VCardReply::default())
         }
-        Event::JoinRoom(room) => {
-            let mut own = new_participant(&room.user_name, room.room, room.nickname);
-            own.flag = proto::ParticipantFlag::RoomNotFound.bit();
-            own.status = proto::StatusType::StatusNone as i32;
-            own.status_message = Some("you are not logged in to the legacy network".to_owned());
-            Payload::ParticipantChanged(own)
-        }
+        Event::JoinRoom(room) => reply::Participant::new(room.room, room.nickname)
+            .flag(proto::ParticipantFlag::RoomNotFound)
+            .left()
+            .status_message("you are not logged in to the legacy network")
+            .into_payload(&room.user_name),
         _ => return,
     };
     let backend = backend.clone();
