@@ -14,6 +14,7 @@ use crate::backend_ctx::BackendCtx;
 use crate::events::Event;
 use crate::gateway::rooms::{JoinAction, Occupant, Rooms};
 use crate::outbox::Outbox;
+use crate::prompt::Prompts;
 use crate::reply::{self, Reply};
 use crate::{Config, Result};
 
@@ -43,6 +44,8 @@ struct Inner {
     rooms: std::sync::Mutex<Rooms>,
     /// Rooms the user asked to join (lower-cased, as Spectrum 2 names them).
     requested_rooms: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Questions to the user waiting for an answer ([`Ctx::ask`]).
+    prompts: Prompts,
     /// The session's span: frames sent from the session's own tasks are
     /// logged in it too.
     span: tracing::Span,
@@ -74,6 +77,7 @@ impl Ctx {
                 receipts_handled: std::sync::Mutex::new(Vec::new()),
                 rooms,
                 requested_rooms: std::sync::Mutex::default(),
+                prompts: Prompts::default(),
                 span,
             }),
         }
@@ -206,6 +210,10 @@ impl Ctx {
             .requested_rooms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn prompts(&self) -> &Prompts {
+        &self.inner.prompts
     }
 
     /// The author took care of the receipt for message `id` (sent it, or

@@ -73,6 +73,7 @@
 extern crate self as spectrum_backend;
 
 mod args;
+mod ask;
 mod backend_ctx;
 mod capabilities;
 mod config;
@@ -86,8 +87,10 @@ pub mod gateway;
 // a backend author touches.
 #[doc(hidden)]
 pub mod handler;
+mod links;
 mod logging;
 mod outbox;
+mod prompt;
 pub mod reply;
 mod runtime;
 mod session;
@@ -97,6 +100,7 @@ pub mod testing;
 pub mod view;
 
 pub use args::{Args, ArgsError, USAGE};
+pub use ask::{Ask, DEFAULT_ASK_CONTACT, DEFAULT_ASK_TIMEOUT};
 pub use backend_ctx::BackendCtx;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
@@ -107,6 +111,8 @@ pub use ctx::{
 pub use error::{Error, Result, RunError, SendError};
 pub use events::{Event, EventKind};
 pub use handler::{Backend, unhandled};
+pub use links::LinkReport;
+pub use prompt::AskError;
 pub use runtime::{
     DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,
     exit_with, main,

@@ -248,6 +248,11 @@ impl<B: Backend> Sessions<B> {
         if entry.queue.is_closed() {
             return Routed::NoSession(event);
         }
+        // The answer to a question (`Ctx::ask`) skips the queue: the asker
+        // may be the Login handler the queue waits for.
+        let Some(event) = entry.ctx.prompts().answer(event) else {
+            return Routed::Queued;
+        };
         let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
         if user_bytes == 0 {
             entry.full_since = None;
