@@ -112,6 +112,26 @@ impl Ctx {
         self.inner.backend.state::<T>()
     }
 
+    /// This user's state in the process's state database (see
+    /// [`BackendCtx::store`]): values that survive a restart of the backend,
+    /// such as a legacy network's session token.
+    ///
+    /// ```no_run
+    /// # use spectrum_backend::prelude::*;
+    /// # fn f(ctx: &Ctx) -> Result<()> {
+    /// let state = ctx.store()?;
+    /// let token: Option<String> = state.get("token")?;
+    /// state.set("token", "abc")?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "store")]
+    pub fn store(
+        &self,
+    ) -> std::result::Result<crate::gateway::store::UserStore, crate::gateway::store::StoreError>
+    {
+        Ok(self.inner.backend.store()?.user(self.user()))
+    }
+
     /// Resolves when the session has ended (logout, error, shutdown).
     pub async fn ended(&self) {
         self.inner.ended.cancelled().await;

@@ -63,6 +63,14 @@
 //!   handler succeeds ([`view::Message::defer_receipt`] sends it later).
 //! * The session's rooms ([`Ctx::with_rooms`]) answer the JOIN_ROOM that
 //!   Spectrum 2 replays after CONNECTED without calling the handler again.
+//! * A connection to the legacy network ([`gateway::link`]) is reported to
+//!   Spectrum 2 and the user by [`Ctx::follow_link`]; [`Ctx::ask`] asks the
+//!   user a question (a one-time code) through a pseudo-contact.
+//! * With the `store` feature, `ctx.store()` is the user's state that
+//!   survives restarts, in an SQLite file in `service.working_dir` (or the
+//!   directory of the config key `backend.store_dir`).
+//!
+//! The [`tutorial`] goes from the smallest backend to a networked one.
 //!
 //! Handlers may be `async` or not, may omit `ctx`, and may return `()` or
 //! `Result<(), E>` with `E: Into<Error>`. See [`event`] for every event and
@@ -97,11 +105,14 @@ mod session;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tutorial;
 pub mod view;
 
 pub use args::{Args, ArgsError, USAGE};
 pub use ask::{Ask, DEFAULT_ASK_CONTACT, DEFAULT_ASK_TIMEOUT};
 pub use backend_ctx::BackendCtx;
+#[cfg(feature = "store")]
+pub use backend_ctx::STORE_DIR_KEY;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
 pub use ctx::{
@@ -119,6 +130,7 @@ pub use runtime::{
 };
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;
+
 pub use spectrum_proto::{ConnectionError, ParticipantFlag, StatusType};
 
 /// What a backend needs in scope.
