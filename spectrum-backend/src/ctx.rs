@@ -232,6 +232,18 @@ impl Ctx {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Takes over the receipt that the user's message `msg` asks for, if
+    /// it asks for one: the runtime will not send it when the handler
+    /// returns; send the returned value once the legacy network confirms
+    /// delivery. For handlers that take the protocol message;
+    /// [`view::Message::defer_receipt`](crate::view::Message::defer_receipt)
+    /// is the same.
+    pub fn defer_receipt(&self, msg: &proto::ConversationMessage) -> Option<reply::Receipt> {
+        let id = msg.id.as_deref().filter(|id| !id.is_empty())?;
+        self.receipt_handled(id);
+        Some(reply::Receipt::new(msg.buddy_name.as_str(), id))
+    }
+
     pub(crate) fn prompts(&self) -> &Prompts {
         &self.inner.prompts
     }

@@ -129,9 +129,7 @@ impl Message {
     /// not send it when the handler returns. Send the returned value
     /// (`ctx.send(receipt)`) once the legacy network confirms delivery.
     pub fn defer_receipt(&self, ctx: &Ctx) -> Option<Receipt> {
-        let id = self.receipt_id()?;
-        ctx.receipt_handled(id);
-        Some(Receipt::new(self.raw.buddy_name.as_str(), id))
+        ctx.defer_receipt(&self.raw)
     }
 
     /// When the message was written, if the wire says (an ISO 8601 basic

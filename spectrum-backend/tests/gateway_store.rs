@@ -91,53 +91,35 @@ async fn run_via_ctx(config: &str, user: &str) -> HarnessResult<String> {
     Ok(said)
 }
 
+/// Logs alice in `from..=to` times; each login must count itself.
+async fn logins_counted(config: &str, from: u32, to: u32) -> HarnessResult<()> {
+    for n in from..=to {
+        let said = run_via_ctx(config, "alice@store.localhost").await?;
+        assert_eq!(said, format!("login {n}"));
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn ctx_store_lives_in_the_working_dir_or_the_configured_one() -> HarnessResult<()> {
+    use spectrum_backend::gateway::store::FILE_NAME;
     let working = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let plain = format!(
         "[service]\njid = store.localhost\nworking_dir = {}\n",
         working.path().display()
     );
-    assert_eq!(
-        run_via_ctx(&plain, "alice@store.localhost").await?,
-        "login 1"
-    );
-    assert_eq!(
-        run_via_ctx(&plain, "alice@store.localhost").await?,
-        "login 2"
-    );
-    assert!(
-        working
-            .path()
-            .join(spectrum_backend::gateway::store::FILE_NAME)
-            .exists()
-    );
+    logins_counted(&plain, 1, 2).await?;
+    assert!(working.path().join(FILE_NAME).exists());
 
     let moved = format!(
         "{plain}[backend]\nstore_dir = {}\n",
         elsewhere.path().display()
     );
-    assert_eq!(
-        run_via_ctx(&moved, "alice@store.localhost").await?,
-        "login 1"
-    );
-    assert_eq!(
-        run_via_ctx(&moved, "alice@store.localhost").await?,
-        "login 2"
-    );
-    assert!(
-        elsewhere
-            .path()
-            .join(spectrum_backend::gateway::store::FILE_NAME)
-            .exists()
-    );
+    logins_counted(&moved, 1, 2).await?;
+    assert!(elsewhere.path().join(FILE_NAME).exists());
     // The working directory's state was not touched.
-    assert_eq!(
-        run_via_ctx(&plain, "alice@store.localhost").await?,
-        "login 3"
-    );
-    Ok(())
+    logins_counted(&plain, 3, 3).await
 }
 
 #[tokio::test]
