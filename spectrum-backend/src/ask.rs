@@ -84,7 +84,7 @@ impl<'a> Ask<'a> {
         };
         if let Err(e) = asked.await {
             ctx.prompts().close(&contact);
-            return Err(AskError::Send(e.to_string()));
+            return Err(AskError::NotSent(e.to_string()));
         }
         let outcome = tokio::select! {
             answer = tokio::time::timeout(timeout, answer) => match answer {

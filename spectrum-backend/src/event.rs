@@ -163,22 +163,34 @@ async fn send_receipt(ctx: &Ctx, receipt: Option<Receipt>) -> crate::Result<()> 
     }
 }
 
-/// The views a handler may take instead of the protocol message.
-macro_rules! views {
-    ($($event:ident: $view:ty = $make:expr;)*) => {$(
-        #[diagnostic::do_not_recommend]
-        impl PayloadOf<$event> for $view {
-            fn from_payload(payload: <$event as Incoming>::Payload, ctx: &Ctx) -> Self {
-                let make: fn(<$event as Incoming>::Payload, &Ctx) -> $view = $make;
-                make(payload, ctx)
-            }
-        }
-    )*};
+// The views a handler may take instead of the protocol message. Written
+// out, so that a view given to the wrong event is reported with the impl
+// that names its event.
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<ConvMessage> for view::Message {
+    fn from_payload(payload: payload_types::ConversationMessage, ctx: &Ctx) -> Self {
+        view::Message::new(payload, ctx)
+    }
 }
 
-views! {
-    ConvMessage: view::Message = view::Message::new;
-    StatusChanged: view::Presence = |p, _| view::Presence::new(p);
-    JoinRoom: view::Join = |p, _| view::Join::new(p);
-    LeaveRoom: view::Join = |p, _| view::Join::new(p);
+#[diagnostic::do_not_recommend]
+impl PayloadOf<StatusChanged> for view::Presence {
+    fn from_payload(payload: payload_types::Status, _ctx: &Ctx) -> Self {
+        view::Presence::new(payload)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<JoinRoom> for view::Join {
+    fn from_payload(payload: payload_types::Room, _ctx: &Ctx) -> Self {
+        view::Join::new(payload)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<LeaveRoom> for view::Join {
+    fn from_payload(payload: payload_types::Room, _ctx: &Ctx) -> Self {
+        view::Join::new(payload)
+    }
 }

@@ -33,7 +33,7 @@ pub enum AskError {
     },
     /// The question could not be sent.
     #[error("could not ask the user: {0}")]
-    Send(String),
+    NotSent(String),
 }
 
 impl From<AskError> for crate::Error {
