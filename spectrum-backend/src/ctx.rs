@@ -658,6 +658,26 @@ bound_setters!(reply::Subject {
     fn by(nickname: impl Into<String>);
 });
 
+/// `into_inner`: the protocol message as built, addressed to the session's
+/// user (for code that keeps protocol structs; [`Bound::into_reply`] keeps
+/// the reply).
+macro_rules! bound_into_inner {
+    ($($reply:ty => $proto:ty;)*) => {$(
+        impl Bound<'_, $reply> {
+            /// The protocol message as built, addressed to the session's user.
+            pub fn into_inner(self) -> $proto {
+                self.reply.into_proto(self.ctx.user())
+            }
+        }
+    )*};
+}
+
+bound_into_inner! {
+    reply::Message => proto::ConversationMessage;
+    reply::Buddy => proto::Buddy;
+    reply::Participant => proto::Participant;
+}
+
 /// CONV_MESSAGE bound to a session; see [`Ctx::message`].
 pub type MessageBuilder<'a> = Bound<'a, reply::Message>;
 /// BUDDY_CHANGED bound to a session; see [`Ctx::buddy`].

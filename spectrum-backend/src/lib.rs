@@ -45,7 +45,8 @@
 //!   session with a DISCONNECTED carrying the [`Error`]'s code.
 //! * A LOGIN for a user already served with the same legacy name is a
 //!   duplicate (Spectrum 2 sends those): logged and ignored. Another legacy
-//!   name logs the old session out and starts a new one.
+//!   name logs the old session out and starts a new one, and so does a LOGIN
+//!   that follows a LOGOUT (Spectrum 2's retry after a DISCONNECTED).
 //! * Input waiting for handlers is bounded ([`Runtime::input_limits`]): when
 //!   it is full the backend stops reading (and keeps Spectrum 2 informed it
 //!   is alive); a stuck handler's session is ended with DISCONNECTED.

@@ -98,6 +98,10 @@ struct Entry {
     generation: u64,
     legacy_name: String,
     ctx: Ctx,
+    /// A LOGOUT is queued: a LOGIN after it starts a new session even with
+    /// the same legacy name (Spectrum 2 sends LOGOUT then LOGIN to retry
+    /// after a DISCONNECTED with code 0 or 16).
+    leaving: bool,
 }
 
 /// Where an event went.
@@ -175,13 +179,18 @@ impl<B: Backend> Sessions<B> {
         if let Some(old) = self.map.get(&user)
             && !old.queue.is_closed()
             && !old.ctx.is_ended()
+            && !old.leaving
             && old.legacy_name == login.legacy_name
         {
             tracing::info!(%user, "LOGIN for a user already logged in with that legacy name; ignored");
             return;
         }
         let previous = self.map.remove(&user).map(|old| {
-            tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+            if old.leaving {
+                tracing::debug!(%user, "LOGIN after LOGOUT: it waits for the old session to end");
+            } else {
+                tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+            }
             let _ = old.queue.send(SessionMsg::Logout(
                 Box::new(proto::Logout {
                     user: user.clone(),
@@ -233,6 +242,7 @@ impl<B: Backend> Sessions<B> {
                 generation,
                 legacy_name,
                 ctx: session_ctx,
+                leaving: false,
             },
         );
     }
@@ -329,11 +339,14 @@ impl<B: Backend> Sessions<B> {
 
     /// Queues the logout; false if the user has no session.
     pub(crate) fn logout(&mut self, logout: proto::Logout) -> bool {
-        match self.map.get(&logout.user) {
-            Some(entry) => entry
-                .queue
-                .send(SessionMsg::Logout(Box::new(logout), false))
-                .is_ok(),
+        match self.map.get_mut(&logout.user) {
+            Some(entry) => {
+                entry.leaving = true;
+                entry
+                    .queue
+                    .send(SessionMsg::Logout(Box::new(logout), false))
+                    .is_ok()
+            }
             None => false,
         }
     }

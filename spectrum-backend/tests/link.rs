@@ -341,6 +341,47 @@ async fn close_writes_the_queue_even_while_the_server_talks() {
 }
 
 #[tokio::test]
+async fn a_silent_connection_counts_as_lost_after_the_idle_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        // The first connection: one line, then silence, never closed.
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"hello\r\n").await.unwrap();
+        let silent_since = Instant::now();
+        // The link gives up on it and comes back.
+        let (mut second, _) = listener.accept().await.unwrap();
+        let waited = silent_since.elapsed();
+        second.write_all(b"again\r\n").await.unwrap();
+        drop(first);
+        (waited, second)
+    });
+    let idle = Duration::from_millis(300);
+    let mut link = tcp_link(
+        LinkSettings {
+            idle_timeout: Some(idle),
+            ..settings(3)
+        },
+        addr,
+        512,
+    );
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("hello"));
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected a retry");
+    };
+    assert!(reason.contains("nothing received"), "{reason}");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    assert_eq!(next(&mut link).await, text("again"));
+    let (waited, _second) = server.await.unwrap();
+    assert!(waited >= idle, "reconnected after {waited:?}");
+}
+
+#[tokio::test]
 async fn a_handshake_that_never_answers_is_retried_after_the_connect_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

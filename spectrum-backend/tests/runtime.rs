@@ -467,6 +467,35 @@ async fn login_with_another_legacy_name_logs_the_old_session_out_first() -> Resu
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_then_login_with_the_same_legacy_name_starts_a_new_session() -> Result<()> {
+    let mut main = MainInstance::start::<Basic>(CONFIG).await?;
+    main.handshake().await?;
+    main.login("alice@localhost", "alice", "first").await?;
+    // Spectrum 2's retry after a DISCONNECTED with code 0 or 16: LOGOUT,
+    // then LOGIN at once, while the old session may still be running. The
+    // LOGIN is not a duplicate: it must not be ignored.
+    main.send(Payload::Logout(proto::Logout {
+        user: "alice@localhost".into(),
+        legacy_name: "alice".into(),
+    }))
+    .await?;
+    main.send(login("alice@localhost", "alice", "second"))
+        .await?;
+    assert!(
+        matches!(main.recv().await?, Payload::BuddyRemoved(b) if b.buddy_name == "logout:first")
+    );
+    assert!(matches!(main.recv().await?, Payload::Connected(c) if c.user == "alice@localhost"));
+    main.send_message("alice@localhost", "bob", "whoami")
+        .await?;
+    assert_eq!(
+        main.expect_message("alice@localhost").await?.message,
+        "second"
+    );
+    assert_eq!(main.exit_and_wait().await?, 0);
+    Ok(())
+}
+
 fn login(user: &str, legacy_name: &str, password: &str) -> Payload {
     Payload::Login(proto::Login {
         user: user.into(),

@@ -1,23 +1,18 @@
-//! A Spectrum 2 backend for IRC, built on `spectrum-backend` and the `irc`
-//! client crate.
+//! A Spectrum 2 backend for IRC, built on `spectrum-backend`'s author
+//! layer (supervised link, rooms and contacts trackers) and `irc-proto`.
 //!
-//! Each XMPP user gets one IRC connection, under their legacy name as
-//! nickname, to the server the transport config names:
-//!
-//! ```ini
-//! [service]
-//! backend = /usr/bin/irc
-//! irc_server = irc.example.net:6667   # host or host:port; may be repeated
-//! # irc_send_pass = 1                 # send the password as PASS
-//! # irc_identify = NickServ identify $password
-//! ```
+//! With `service.irc_server` set, each XMPP user gets one IRC connection,
+//! under their legacy name as nickname; without it (gateway mode) rooms
+//! name their network (`#chan%irc.example.net`) and the first join to a
+//! network connects to it. The README lists every config key.
 //!
 //! | Spectrum 2                                              | IRC                                  |
 //! |---------------------------------------------------------|--------------------------------------|
 //! | LOGIN, answered by CONNECTED                            | connect, NICK/USER, welcome (001)    |
-//! | … or by DISCONNECTED NAME_IN_USE (6), final             | nickname in use (433)                |
+//! | … or by DISCONNECTED NAME_IN_USE (6), final             | nickname in use (433), even with `_` |
 //! | … or by DISCONNECTED NETWORK_ERROR (0), retried         | unreachable, or no welcome           |
-//! | DISCONNECTED NETWORK_ERROR (0) later                    | connection lost                      |
+//! | a message from the server's name; rooms rejoined        | connection lost, then back           |
+//! | DISCONNECTED NETWORK_ERROR (0)                          | connection lost for good             |
 //! | CONV_MESSAGE to or from `nick`                          | PRIVMSG nick                         |
 //! | JOIN_ROOM `#chan`, answered by every occupant (ops are moderators), the user last, then the subject | JOIN; topic (332/333); NAMES (353/366) |
 //! | CONV_MESSAGE in `#chan`; the user's own are echoed back | PRIVMSG #chan                        |
@@ -29,17 +24,26 @@
 //!
 //! # Design
 //!
-//! * **One session, two tasks.** [`Irc`] is a user's session: its handlers
-//!   run one event from Spectrum 2 at a time and only *send* to the server.
-//!   A read task, spawned at login with a clone of the session's [`Ctx`],
-//!   reads the server and reports to Spectrum 2. It stops when the session
-//!   ends ([`Ctx::ended`]); if the connection dies first, it reports
-//!   DISCONNECTED itself.
-//! * **A sans-I/O core.** Both sides share one `State` behind a mutex that
-//!   is never held across an `.await`: the nickname, the rooms with their
-//!   occupants, operators and topic. `State::on_message` turns an IRC
-//!   message into events for Spectrum 2; the read task sends them after
-//!   releasing the lock. The IRC rules are unit-tested on plain lines.
+//! * **One session, two tasks, one link.** [`Irc`] is a user's session: its
+//!   handlers run one event from Spectrum 2 at a time and only *send* to
+//!   the server, through the author layer's supervised link: its send queue
+//!   is bounded, so a server that stops reading slows the handlers down
+//!   instead of growing memory. A read task, spawned at login with a clone
+//!   of the session's [`Ctx`], owns the link and reports to Spectrum 2.
+//! * **A dropped connection comes back.** The link reconnects with a
+//!   jittered exponential backoff (the next server of the list each time),
+//!   registers again and rejoins the rooms; the user is told by a message
+//!   from the server's name, and when the occupants come the rooms show
+//!   only what changed. Only when the link gives up
+//!   (`service.irc_reconnect_attempts` failures in a row) is the session
+//!   ended with DISCONNECTED. Lines longer than 8 KiB are skipped as they
+//!   arrive, never buffered.
+//! * **The layer tracks the rooms.** Both sides share one `State` behind a
+//!   mutex that is never held across an `.await`: the nickname and the
+//!   author layer's rooms tracker, which answers JOIN_ROOM (also the replays
+//!   after every CONNECTED) and turns occupant changes into frames.
+//!   `State::on_message` only says which IRC message is which change; the
+//!   read task sends the frames after releasing the lock.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
 //!   and are matched exactly, while IRC channel names are case-insensitive:
 //!   rooms are keyed by the folded channel name and every event uses the
@@ -53,57 +57,157 @@
 //!   every CONNECTED) is answered from memory. Join errors (bad key,
 //!   invite-only, banned, no such channel...) are reported on the user's
 //!   own nickname with the matching error flag.
-//! * **Errors carry the right code.** A nickname the server refuses as in
-//!   use ends the login with NAME_IN_USE (final); an unreachable server, a
-//!   welcome that never comes or a lost connection is a NETWORK_ERROR,
-//!   which Spectrum 2 retries; wrong settings are INVALID_SETTINGS, a name
-//!   that cannot be a nickname INVALID_USERNAME.
+//! * **Errors carry the right code.** A nickname in use is tried again with
+//!   `_` appended (rooms then show the rename); still in use after five
+//!   tries, the login ends with NAME_IN_USE (final). A nickname the server
+//!   calls erroneous (432) is INVALID_USERNAME; an unreachable server or a
+//!   welcome that never comes is a NETWORK_ERROR, which Spectrum 2 retries;
+//!   wrong settings are INVALID_SETTINGS.
 //!
-//! One IRC network per transport: rooms are plain channel names (`#chan`);
-//! the multi-network form `#chan@server` is not supported. The backend
-//! announces that users need neither registration nor a password
-//! ([`capabilities`]): the legacy name (or MUC nickname) is the IRC nickname.
+//! The backend announces, like Spectrum 2's own IRC backend, that users
+//! need neither registration nor a password and that contacts map to JIDs
+//! with `%` ([`capabilities`]): the legacy name (or, in gateway mode, the
+//! MUC nickname) is the IRC nickname.
 //!
-//! The `irc` crate is used without TLS (no OpenSSL), without CTCP
-//! auto-replies and without its channel lists; its `encoding` feature is on
-//! so that a line that is not UTF-8 is decoded lossily instead of ending the
-//! connection.
+//! Lines that are not UTF-8 are decoded lossily instead of ending the
+//! connection; `irc-proto` parses them.
 
-mod link;
+mod network;
+mod presence;
+mod register;
 mod settings;
 mod state;
+mod text;
+mod tls;
+mod whois;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use irc_proto::Command;
 use spectrum_backend::Capabilities;
+use spectrum_backend::gateway::rooms::JoinAction;
 use spectrum_backend::prelude::*;
 
-use crate::link::{Link, irc_lines, report};
+use crate::network::{Network, NotConnected};
+use crate::presence::away_command;
 use crate::settings::{Settings, check_nickname};
-use crate::state::{Join, Target};
-use irc::client::prelude::Command;
+use crate::state::Target;
+use crate::text::{clean, fold, irc_lines, is_channel, target, to_irc};
+use crate::whois::whois_command;
 
 /// What the backend announces to Spectrum 2 besides rooms (derived from
-/// the handlers): IRC needs no registration and no password.
+/// the handlers): IRC needs no registration and no password; contacts map
+/// to JIDs with `%` (`nick%server`), as Spectrum 2's own IRC backend says.
 pub fn capabilities(c: &mut Capabilities) {
     c.need_registration = false;
     c.need_password = false;
+    c.disable_jid_escaping = true;
 }
 
 /// One user's IRC session.
 pub struct Irc {
-    link: Link,
+    settings: Arc<Settings>,
+    password: String,
+    /// The connections: one under `""` with a configured server; in
+    /// gateway mode one per network the user has rooms on, by folded name.
+    nets: HashMap<String, Network>,
+}
+
+/// The network of a room or contact name in gateway mode: what follows
+/// the last `%` (`#chan%irc.example.net`, `bob%irc.example.net`,
+/// `#chan%irc.example.net/bob`).
+fn network_name(name: &str) -> Option<&str> {
+    let room_part = name.split('/').next().unwrap_or(name);
+    let (base, server) = room_part.rsplit_once('%')?;
+    (!base.is_empty() && !server.is_empty()).then_some(server)
+}
+
+impl Irc {
+    /// The key of the connection `name` (a room, contact or `room/nick`)
+    /// belongs to.
+    fn network_of(&self, name: &str) -> Option<String> {
+        match self.settings.gateway() {
+            false => Some(String::new()),
+            true => network_name(name).map(fold),
+        }
+    }
+
+    /// The live connection for `name`, if any.
+    fn net(&self, name: &str) -> Option<&Network> {
+        self.nets
+            .get(&self.network_of(name)?)
+            .filter(|n| !n.is_gone())
+    }
+
+    /// Tells the user something, from `from`.
+    async fn tell(ctx: &Ctx, from: &str, text: String) -> Result<()> {
+        ctx.message(from, text).send().await
+    }
+
+    /// Queues `command` on `net`; if the server is out of reach, tells the
+    /// user that `what` was not sent.
+    async fn send(ctx: &Ctx, net: &Network, command: Command, what: &str) -> Result<bool> {
+        match net.send(&command).await {
+            Ok(()) => Ok(true),
+            Err(NotConnected(server)) => {
+                let text = format!("Not connected to {server} right now: {what} was not sent.");
+                Irc::tell(ctx, &server, text).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Gateway mode: the connection for a room's network, opened with the
+    /// join's nickname if there is none yet; the error for the user if it
+    /// cannot be.
+    async fn open_for(&mut self, ctx: &Ctx, room: &Room) -> std::result::Result<String, String> {
+        let Some(server) = network_name(&room.room) else {
+            return Err(format!(
+                "{}: rooms are named #channel%irc.server",
+                room.room
+            ));
+        };
+        let key = fold(server);
+        if self.nets.get(&key).is_some_and(|n| !n.is_gone()) {
+            return Ok(key);
+        }
+        let settings = self
+            .settings
+            .for_network(server)
+            .map_err(|e| e.message().to_owned())?;
+        let nick = room.nickname.trim();
+        check_nickname(nick).map_err(|e| e.message().to_owned())?;
+        let suffix = format!("%{server}");
+        let net = Network::open(ctx, Arc::new(settings), nick, &self.password, Some(suffix))
+            .await
+            .map_err(|e| e.message().to_owned())?;
+        self.nets.insert(key.clone(), net);
+        Ok(key)
+    }
 }
 
 #[backend]
 impl Irc {
-    /// Connects to IRC as `legacyName`; returns once the server has
-    /// welcomed the user, so CONNECTED is true when Spectrum 2 gets it.
+    /// With a configured server, connects to IRC as `legacyName` and
+    /// returns once the server has welcomed the user, so CONNECTED is true
+    /// when Spectrum 2 gets it. In gateway mode, connects nowhere yet.
     #[on(Login)]
     async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
-        let settings = Settings::from_config(ctx.config())?;
-        let nick = login.legacy_name.trim();
-        check_nickname(nick)?;
-        let link = Link::open(ctx, &settings, nick, &login.password).await?;
-        Ok(Irc { link })
+        let settings = Arc::new(Settings::from_config(ctx.config())?);
+        let mut nets = HashMap::new();
+        if !settings.gateway() {
+            let nick = login.legacy_name.trim();
+            check_nickname(nick)?;
+            let net =
+                Network::open(ctx, Arc::clone(&settings), nick, &login.password, None).await?;
+            nets.insert(String::new(), net);
+        }
+        Ok(Irc {
+            settings,
+            password: login.password,
+            nets,
+        })
     }
 
     /// A message to a nickname, a room, or a room occupant (`room/nick`).
@@ -111,16 +215,36 @@ impl Irc {
     /// own room messages otherwise.
     #[on(ConvMessage)]
     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-        let (target, nick) = {
-            let mut state = self.link.state();
-            (state.target(&msg.buddy_name), state.nick().to_owned())
+        let Some(net) = self.net(&msg.buddy_name) else {
+            let text = "Not connected to that network: join a room on it first.".to_owned();
+            return Irc::tell(ctx, &msg.buddy_name, text).await;
         };
-        let (to, echo_room) = match target {
+        if let Some(nick) = whois_command(&msg.message).and_then(target) {
+            if !net.state().whois.asked(&nick) {
+                let text = "Too many WHOIS answers awaited; try again shortly.".to_owned();
+                return Irc::tell(ctx, &net.server(), text).await;
+            }
+            return Irc::send(ctx, net, Command::WHOIS(None, nick), "the WHOIS")
+                .await
+                .map(drop);
+        }
+        let (target_of, nick) = {
+            let mut state = net.state();
+            (state.target(&msg.buddy_name), state.nick.clone())
+        };
+        let (to, echo_room) = match target_of {
             Target::Channel { channel, room } => (channel, room),
             Target::Nick(nick) => (nick, None),
         };
+        let Some(to) = target(&to) else {
+            let text = format!("`{}` is no IRC nickname or channel.", clean(&to));
+            return Irc::tell(ctx, &net.server(), text).await;
+        };
         for line in irc_lines(&msg.message) {
-            self.link.send(Command::PRIVMSG(to.clone(), line));
+            let privmsg = Command::PRIVMSG(to.clone(), to_irc(&line));
+            if !Irc::send(ctx, net, privmsg, "the message").await? {
+                return Ok(());
+            }
         }
         if let Some(room) = echo_room {
             ctx.room_message(room, nick, msg.message).send().await?;
@@ -128,41 +252,171 @@ impl Irc {
         Ok(())
     }
 
-    /// Joins the channel named like the room; the answer comes when the
-    /// server has sent the names.
+    /// Joins the channel named like the room (in gateway mode, on the
+    /// room's network, connecting first if needed); the answer comes when
+    /// the server has sent the names. While the connection is down the
+    /// join waits for it to come back.
     #[on(JoinRoom)]
     async fn join_room(&mut self, ctx: &Ctx, room: Room) -> Result<()> {
-        let join = self.link.state().join(room);
-        match join {
-            Join::Send { channel, key } => {
-                let key = (!key.is_empty()).then_some(key);
-                self.link.send(Command::JOIN(channel, key, None));
-                Ok(())
+        let key = match self.settings.gateway() {
+            false => String::new(),
+            true => match self.open_for(ctx, &room).await {
+                Ok(key) => key,
+                Err(reason) => {
+                    return ctx
+                        .participant(room.room, room.nickname)
+                        .flag(ParticipantFlag::RoomNotFound)
+                        .status(StatusType::StatusNone)
+                        .status_message(reason)
+                        .send()
+                        .await;
+                }
+            },
+        };
+        let Some(net) = self.nets.get(&key) else {
+            return Ok(());
+        };
+        let action = net.state().rooms.join_requested(&room);
+        match action {
+            JoinAction::Join(join) if net.is_up() => {
+                let key = (!join.password.is_empty()).then_some(join.password);
+                let channel = clean(net.state().irc_name(&join.room));
+                net.send(&Command::JOIN(channel, key, None)).await.ok();
             }
-            Join::Pending => Ok(()),
-            Join::Answer(joined) => report(ctx, joined).await,
+            JoinAction::Join(_) | JoinAction::Pending => {}
+            JoinAction::Replay(frames) => {
+                for frame in frames {
+                    ctx.send(frame).await?;
+                }
+            }
         }
+        Ok(())
     }
 
-    /// Leaves the channel.
+    /// Leaves the channel; in gateway mode, leaving the last room of a
+    /// network closes its connection.
     #[on(LeaveRoom)]
     async fn leave_room(&mut self, room: Room) {
-        let channel = self.link.state().leave(&room.room);
-        if let Some(channel) = channel {
-            self.link.send(Command::PART(channel, None));
+        let Some(key) = self.network_of(&room.room) else {
+            return;
+        };
+        let Some(net) = self.nets.get(&key) else {
+            return;
+        };
+        let (channel, empty) = {
+            let mut state = net.state();
+            let channel = state.rooms.left(&room.room);
+            let channel = channel.map(|c| clean(state.irc_name(&c)));
+            (channel, state.rooms.names().next().is_none())
+        };
+        // The last room of a gateway network: QUIT leaves it, with the
+        // reason shown to its occupants.
+        if !(self.settings.gateway() && empty) {
+            if let Some(channel) = channel {
+                net.send(&Command::PART(channel, None)).await.ok();
+            }
+        } else if let Some(net) = self.nets.remove(&key) {
+            net.quit("Left the last room").await;
         }
     }
 
     /// Sets the channel's topic; the server's TOPIC echo reports it back.
     #[on(RoomSubjectChanged)]
-    async fn subject(&mut self, msg: ConversationMessage) {
-        let topic = msg.message.lines().collect::<Vec<_>>().join(" ");
-        self.link.send(Command::TOPIC(msg.buddy_name, Some(topic)));
+    async fn subject(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+        let Some(net) = self.net(&msg.buddy_name) else {
+            return Ok(());
+        };
+        let topic = clean(&irc_lines(&msg.message).join(" "));
+        let channel = clean(net.state().irc_name(&msg.buddy_name));
+        Irc::send(
+            ctx,
+            net,
+            Command::TOPIC(channel, Some(topic)),
+            "the subject",
+        )
+        .await
+        .map(drop)
     }
 
-    /// Quits IRC.
+    /// The user's presence, on every network: away, xa and dnd set AWAY
+    /// with the status text; any other state clears it.
+    #[on(StatusChanged)]
+    async fn status(&mut self, ctx: &Ctx, status: Status) -> Result<()> {
+        let kind = StatusType::try_from(status.status).unwrap_or(StatusType::StatusOnline);
+        let away = away_command(kind, status.status_message.as_deref().unwrap_or_default());
+        for net in self.nets.values().filter(|n| !n.is_gone()) {
+            let changed = {
+                let mut state = net.state();
+                let changed = state.away != away;
+                state.away.clone_from(&away);
+                changed
+            };
+            if changed {
+                Irc::send(ctx, net, Command::AWAY(away.clone()), "the away state").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A contact added on the XMPP side (in gateway mode, on a network the
+    /// user is connected to): its presence is asked for now and kept
+    /// current by the WHO polls.
+    #[on(BuddyChanged)]
+    async fn buddy_changed(&mut self, buddy: Buddy) {
+        let Some(net) = self.net(&buddy.buddy_name) else {
+            return;
+        };
+        let nick = {
+            let mut state = net.state();
+            let nick = target(state.irc_name(&buddy.buddy_name)).filter(|n| !is_channel(n));
+            if nick.is_some() {
+                state.contacts.changed_by_user(&buddy);
+            }
+            nick
+        };
+        if let Some(nick) = nick.filter(|_| net.is_up()) {
+            net.send(&Command::WHO(Some(nick), None)).await.ok();
+        }
+    }
+
+    /// A contact removed on the XMPP side.
+    #[on(BuddyRemoved)]
+    async fn buddy_removed(&mut self, buddy: Buddy) {
+        if let Some(net) = self.net(&buddy.buddy_name) {
+            net.state().contacts.removed_by_user(&buddy.buddy_name);
+        }
+    }
+
+    /// Quits IRC, on every network.
     #[on(Logout)]
     async fn logout(self, _logout: Logout) {
-        self.link.quit("Logged out").await;
+        for net in self.nets.into_values() {
+            net.quit("Logged out").await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_name;
+
+    #[test]
+    fn gateway_names_end_with_their_network() {
+        assert_eq!(
+            network_name("#chan%irc.example.net"),
+            Some("irc.example.net")
+        );
+        assert_eq!(network_name("bob%irc.example.net"), Some("irc.example.net"));
+        assert_eq!(
+            network_name("#chan%irc.example.net/bob"),
+            Some("irc.example.net")
+        );
+        assert_eq!(
+            network_name("#a%b%irc.example.net"),
+            Some("irc.example.net")
+        );
+        assert_eq!(network_name("#chan"), None);
+        assert_eq!(network_name("%irc.example.net"), None);
+        assert_eq!(network_name("#chan%"), None);
     }
 }

@@ -9,7 +9,7 @@ mod support;
 
 use spectrum_backend::proto::{self, ParticipantFlag, Payload, StatusType};
 use spectrum_backend::testing::MainInstance;
-use support::{Ngircd, PlainClient, TestResult, free_port, transport_config};
+use support::{Ngircd, PlainClient, TestResult, free_port, join_request, transport_config};
 
 const USER: &str = "alice@xmpp.test";
 
@@ -18,7 +18,12 @@ async fn backend(config: &str) -> Result<MainInstance, support::Report> {
     let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_irc"), config).await?;
     let hello = main.handshake().await?;
     let features = hello.backend_config.unwrap_or_default();
-    for announced in ["muc=1", "needRegistration=0", "needPassword=0"] {
+    for announced in [
+        "muc=1",
+        "needRegistration=0",
+        "needPassword=0",
+        "disable_jid_escaping=1",
+    ] {
         assert!(features.contains(announced), "{announced}: {features}");
     }
     Ok(main)
@@ -273,6 +278,11 @@ async fn other_users_joins_renames_parts_and_quits_are_participant_changes() -> 
     bob.send("PART #test :see you").await?;
     let left = participant(&mut main, "#test", "bobby").await?;
     assert_eq!(left.status, StatusType::StatusNone as i32);
+    assert_eq!(
+        left.status_message.as_deref(),
+        Some("see you"),
+        "the part reason"
+    );
 
     bob.send("JOIN #test").await?;
     let back = participant(&mut main, "#test", "bobby").await?;
@@ -352,20 +362,79 @@ async fn join_errors_are_reported_on_the_users_own_nickname() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_nickname_in_use_is_refused_with_code_6() -> TestResult {
+async fn a_nickname_in_use_gets_an_underscore_and_rooms_show_the_rename() -> TestResult {
     let irc = Ngircd::start().await?;
     let _carol = PlainClient::connect(irc.port(), "carol").await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    let mut main = backend(&irc.transport_config()).await?;
+    main.login("carol@xmpp.test", "carol", "").await?;
+    bob.send("WHOIS carol_").await?;
+    bob.expect("carol_ known to the server", |l| l.command == "311")
+        .await?;
+
+    main.send(join_request("carol@xmpp.test", "#test", "carol"))
+        .await?;
+    let renamed = main
+        .expect("ROOM_NICKNAME_CHANGED", |p| match p {
+            Payload::RoomNicknameChanged(r) => Some(r.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(
+        (renamed.room.as_str(), renamed.nickname.as_str()),
+        ("#test", "carol_")
+    );
+    let own = participant(&mut main, "#test", "carol").await?;
+    assert!(has(own.flag, ParticipantFlag::Me), "{own:?}");
+    assert_eq!(own.newname.as_deref(), Some("carol_"));
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_nickname_in_use_even_with_underscores_is_refused_with_code_6() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let mut taken = Vec::new();
+    for nick in [
+        "dave",
+        "dave_",
+        "dave__",
+        "dave___",
+        "dave____",
+        "dave_____",
+    ] {
+        taken.push(PlainClient::connect(irc.port(), nick).await?);
+    }
     let mut main = backend(&irc.transport_config()).await?;
     let refused = main
-        .try_login("carol@xmpp.test", "carol", "")
+        .try_login("dave@xmpp.test", "dave", "")
         .await?
-        .expect_err("the nickname is taken");
+        .expect_err("every nickname is taken");
     assert_eq!(
         refused.error,
         spectrum_backend::ConnectionError::NameInUse as i32
     );
     let text = refused.message.unwrap_or_default();
-    assert!(text.contains("carol") && text.contains("in use"), "{text}");
+    assert!(text.contains("dave") && text.contains("in use"), "{text}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn at_login_the_servers_are_tried_in_order() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let dead = free_port()?;
+    let config = format!(
+        "{}irc_server = 127.0.0.1/{}\n",
+        transport_config(&format!("127.0.0.1:{dead}")),
+        irc.port()
+    );
+    let mut main = backend(&config).await?;
+    main.login(USER, "alice", "").await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("PRIVMSG alice :found you").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(m.message, "found you");
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
@@ -388,9 +457,76 @@ async fn an_unreachable_server_is_a_network_error() -> TestResult {
     Ok(())
 }
 
+/// The next message to the user from `from` (the server, for the
+/// backend's own news).
+async fn news(
+    main: &mut MainInstance,
+    from: &str,
+    needle: &str,
+) -> Result<String, support::Report> {
+    Ok(main
+        .expect(
+            &format!("a message from {from} with `{needle}`"),
+            |p| match p {
+                Payload::ConvMessage(m) if m.buddy_name == from && m.message.contains(needle) => {
+                    Some(m.message.clone())
+                }
+                _ => None,
+            },
+        )
+        .await?)
+}
+
 #[tokio::test]
-async fn a_lost_connection_is_reported_as_a_network_error() -> TestResult {
-    let (mut irc, mut main, _bob) = alice_and_bob().await?;
+async fn a_lost_connection_comes_back_rejoins_the_rooms_and_tells_the_user() -> TestResult {
+    let (mut irc, mut main, mut bob) = alice_and_bob().await?;
+    bob.send("JOIN #test").await?;
+    bob.expect("end of NAMES", |l| l.command == "366").await?;
+    let occupants = main.join_room(USER, "#test", "alice", "").await?;
+    assert_eq!(occupants.len(), 2, "{occupants:?}");
+
+    irc.stop();
+    let lost = news(&mut main, "127.0.0.1", "Lost the connection").await?;
+    assert!(lost.contains("trying again in"), "{lost}");
+    irc.restart().await?;
+    let back = news(&mut main, "127.0.0.1", "again as alice").await?;
+    assert!(back.contains("rejoining 1 rooms"), "{back}");
+    // The new server's #test has only alice: bob is gone, she is its op.
+    let gone = participant(&mut main, "#test", "bob").await?;
+    assert_eq!(gone.status, StatusType::StatusNone as i32);
+    let own = participant(&mut main, "#test", "alice").await?;
+    assert!(
+        has(own.flag, ParticipantFlag::Moderator) && has(own.flag, ParticipantFlag::Me),
+        "{own:?}"
+    );
+
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #test").await?;
+    let back = participant(&mut main, "#test", "bob").await?;
+    assert_eq!(back.status, StatusType::StatusOnline as i32);
+    bob.send("PRIVMSG #test :welcome back").await?;
+    // (Past any further news of retries, should the restart have been slow.)
+    let m = main
+        .expect("bob's message in #test", |p| match p {
+            Payload::ConvMessage(m) if m.buddy_name == "#test" => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(m.message, "welcome back");
+
+    main.logout(USER, "alice").await?;
+    bob.expect("alice's QUIT", |l| l.is("QUIT", "alice"))
+        .await?;
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_connection_lost_for_good_is_reported_as_a_network_error() -> TestResult {
+    let mut irc = Ngircd::start().await?;
+    let config = format!("{}irc_reconnect_attempts = 1\n", irc.transport_config());
+    let mut main = backend(&config).await?;
+    main.login(USER, "alice", "").await?;
     irc.stop();
     let lost = main
         .expect("DISCONNECTED", |p| match p {
@@ -404,11 +540,263 @@ async fn a_lost_connection_is_reported_as_a_network_error() -> TestResult {
     );
     let text = lost.message.unwrap_or_default();
     assert!(
-        text.contains("Lost the connection to IRC server 127.0.0.1:"),
+        text.contains(&format!("127.0.0.1:{}", irc.port())) && text.contains("gave up"),
         "{text}"
     );
     // Spectrum 2 answers with LOGOUT; it must be harmless now.
     main.logout(USER, "alice").await?;
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// alice and bob in #test (bob is its op).
+async fn in_a_room(
+    config_more: &str,
+) -> Result<(Ngircd, MainInstance, PlainClient), support::Report> {
+    let irc = Ngircd::start().await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #test").await?;
+    bob.expect("end of NAMES", |l| l.command == "366").await?;
+    let mut main = backend(&format!("{}{config_more}", irc.transport_config())).await?;
+    main.login(USER, "alice", "").await?;
+    main.join_room(USER, "#test", "alice", "").await?;
+    bob.expect("alice's JOIN", |l| l.is("JOIN", "alice"))
+        .await?;
+    Ok((irc, main, bob))
+}
+
+#[tokio::test]
+async fn actions_go_both_ways_notices_show_and_ctcp_requests_are_answered() -> TestResult {
+    let (_irc, mut main, mut bob) = in_a_room("").await?;
+    main.send_message(USER, "#test", "/me waves").await?;
+    let line = bob
+        .expect("alice's action", |l| l.is("PRIVMSG", "alice"))
+        .await?;
+    assert_eq!(line.last(), "\u{1}ACTION waves\u{1}");
+    let echo = main.expect_message(USER).await?;
+    assert_eq!(echo.message, "/me waves");
+
+    bob.send("PRIVMSG #test :\u{1}ACTION grins\u{1}").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(
+        (m.nickname.as_deref(), m.message.as_str()),
+        (Some("bob"), "/me grins")
+    );
+
+    for (request, answer) in [
+        ("VERSION", "VERSION "),
+        ("PING 42", "PING 42"),
+        ("TIME", "TIME "),
+    ] {
+        bob.send(&format!("PRIVMSG alice :\u{1}{request}\u{1}"))
+            .await?;
+        let line = bob
+            .expect(&format!("the answer to {request}"), |l| {
+                l.is("NOTICE", "alice")
+            })
+            .await?;
+        assert!(
+            line.last().starts_with(&format!("\u{1}{answer}")),
+            "{}",
+            line.raw
+        );
+    }
+    bob.send("NOTICE alice :a notice").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(
+        (m.buddy_name.as_str(), m.message.as_str()),
+        ("bob", "a notice"),
+        "CTCP requests are not shown; the notice is"
+    );
+
+    // A lone CR is a line break: two lines, nothing lost.
+    main.send_message(USER, "bob", "one\rtwo").await?;
+    for text in ["one", "two"] {
+        let line = bob.expect(text, |l| l.is("PRIVMSG", "alice")).await?;
+        assert_eq!(line.last(), text);
+    }
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn whois_typed_as_a_message_is_answered_as_a_message() -> TestResult {
+    let (_irc, mut main, _bob) = in_a_room("").await?;
+    main.send_message(USER, "bob", ".whois bob").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(m.buddy_name, "bob");
+    assert!(m.message.contains("bob is ~bob@127.0.0.1"), "{}", m.message);
+    assert!(
+        m.message.contains("bob is on irc.test.local"),
+        "{}",
+        m.message
+    );
+    assert!(m.message.contains("#test"), "{}", m.message);
+
+    main.send_message(USER, "#test", "/whois nobody").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(m.buddy_name, "nobody");
+    assert!(
+        m.message.starts_with("nobody: No such nick"),
+        "{}",
+        m.message
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// The next PARTICIPANT_CHANGED for bob in #test with this status.
+async fn bob_is(
+    main: &mut MainInstance,
+    status: StatusType,
+) -> Result<proto::Participant, support::Report> {
+    Ok(main
+        .expect(&format!("bob {status:?}"), |p| match p {
+            Payload::ParticipantChanged(p) if p.nickname == "bob" && p.status == status as i32 => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await?)
+}
+
+/// The next BUDDY_CHANGED for bob.
+async fn buddy_bob(main: &mut MainInstance) -> Result<proto::Buddy, support::Report> {
+    Ok(main
+        .expect("BUDDY_CHANGED bob", |p| match p {
+            Payload::BuddyChanged(b) if b.buddy_name == "bob" => Some(b.clone()),
+            _ => None,
+        })
+        .await?)
+}
+
+#[tokio::test]
+async fn away_goes_both_ways_and_who_polls_keep_others_current() -> TestResult {
+    let (_irc, mut main, mut bob) = in_a_room("irc_away_timeout = 1\n").await?;
+    // The XMPP user's away state is IRC's AWAY.
+    main.set_status(USER, StatusType::StatusXa, "lunch").await?;
+    bob.expect("alice away", |l| {
+        l.command == "MODE" && l.last().contains('a')
+    })
+    .await
+    .ok();
+    bob.send("WHOIS alice").await?;
+    let away = bob.expect("RPL_AWAY", |l| l.command == "301").await?;
+    assert_eq!(away.last(), "lunch");
+    main.set_status(USER, StatusType::StatusOnline, "").await?;
+    bob.send("WHOIS alice").await?;
+    let end = bob
+        .expect("WHOIS without 301", |l| {
+            matches!(l.command.as_str(), "301" | "318")
+        })
+        .await?;
+    assert_eq!(end.command, "318", "back online");
+
+    // Others' away state: ngircd offers no away-notify, so WHO polls.
+    main.send(Payload::BuddyChanged(proto::Buddy {
+        user_name: USER.into(),
+        buddy_name: "bob".into(),
+        ..Default::default()
+    }))
+    .await?;
+    let buddy = buddy_bob(&mut main).await?;
+    assert_eq!(buddy.status, Some(StatusType::StatusOnline as i32));
+    bob.send("AWAY :brb").await?;
+    bob_is(&mut main, StatusType::StatusAway).await?;
+    let buddy = buddy_bob(&mut main).await?;
+    assert_eq!(buddy.status, Some(StatusType::StatusAway as i32));
+    bob.send("AWAY").await?;
+    bob_is(&mut main, StatusType::StatusOnline).await?;
+    let buddy = buddy_bob(&mut main).await?;
+    assert_eq!(buddy.status, Some(StatusType::StatusOnline as i32));
+    bob.send("QUIT :bye").await?;
+    let buddy = buddy_bob(&mut main).await?;
+    assert_eq!(buddy.status, Some(StatusType::StatusNone as i32), "offline");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn kicks_and_bans_reach_the_user_with_the_reason() -> TestResult {
+    let (_irc, mut main, mut bob) = in_a_room("").await?;
+    bob.send("MODE #test +b alice!*@*").await?;
+    bob.send("KICK #test alice :behave").await?;
+    let kicked = participant(&mut main, "#test", "alice").await?;
+    assert_eq!(kicked.status, StatusType::StatusNone as i32);
+    assert_eq!(
+        kicked.status_message.as_deref(),
+        Some("kicked by bob: behave")
+    );
+
+    let refused = main.join_room(USER, "#test", "alice", "").await?;
+    let own = refused.last().ok_or("no participant")?;
+    assert!(has(own.flag, ParticipantFlag::NotAuthorized), "{own:?}");
+    let reason = own.status_message.as_deref().unwrap_or_default();
+    assert!(reason.contains("banned"), "{reason}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_channel_list_fills_the_room_list() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #lobby").await?;
+    bob.send("TOPIC #lobby :come\u{7} in").await?;
+    bob.expect("the topic set", |l| l.command == "TOPIC")
+        .await?;
+    let mut main = backend(&irc.transport_config()).await?;
+    main.login(USER, "alice", "").await?;
+    let list = main
+        .expect("ROOM_LIST", |p| match p {
+            Payload::RoomList(l) => Some(l.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(list.user.as_deref(), Some(USER));
+    // ngircd lists its own &SERVER channel too.
+    let lobby = list
+        .room
+        .iter()
+        .position(|r| r == "#lobby")
+        .ok_or("no #lobby in the list")?;
+    assert_eq!(
+        list.name[lobby], "#lobby (1): come in",
+        "control characters stripped"
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_erroneous_nickname_is_an_invalid_username() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let mut main = backend(&irc.transport_config()).await?;
+    // Longer than the server's MaxNickLength (30): 432.
+    let long = "a".repeat(40);
+    let refused = main
+        .try_login("long@xmpp.test", &long, "")
+        .await?
+        .expect_err("too long for the server");
+    assert_eq!(
+        refused.error,
+        spectrum_backend::ConnectionError::InvalidUsername as i32
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn control_characters_leave_subjects_sent_to_irc() -> TestResult {
+    let (_irc, mut main, mut bob) = in_a_room("").await?;
+    bob.send("MODE #test +o alice").await?;
+    let opped = participant(&mut main, "#test", "alice").await?;
+    assert!(has(opped.flag, ParticipantFlag::Moderator), "{opped:?}");
+    set_subject(&mut main, "#test", "bell\u{7} and\u{3}4 colour").await?;
+    let line = bob
+        .expect("alice's TOPIC", |l| l.is("TOPIC", "alice"))
+        .await?;
+    assert_eq!(line.last(), "bell and4 colour");
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }

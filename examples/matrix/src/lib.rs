@@ -7,19 +7,42 @@
 //! ```ini
 //! [service]
 //! backend = /usr/bin/matrix
+//! working_dir = /var/lib/spectrum2/matrix.example.org   # sessions are kept here
 //! [matrix]
 //! homeserver = https://matrix.example.org   # default: https://<server of the ID>
 //! # max_response_bytes = 16777216           # larger answers are refused unread
 //! # attachment_hosts = files.lan            # fetched even if local or plain HTTP
 //! ```
 //!
+//! | key                        | default                        | what it does |
+//! |----------------------------|--------------------------------|--------------|
+//! | `service.working_dir`      | the current directory (Spectrum 2 starts the backend there) | where `spectrum-backend-state.sqlite3` keeps each user's access token and sync position |
+//! | `matrix.homeserver`        | `https://` + the Matrix ID's server | the client API's base URL (`http://` allowed) |
+//! | `matrix.max_response_bytes`| 16 MiB (at least 1024)         | the largest answer read, a sync included; larger ones are refused unread |
+//! | `matrix.attachment_hosts`  | none                           | hosts (comma or space separated) whose URLs are fetched and uploaded even when they are addresses, local, or plain HTTP |
+//! | `logging.backend_config`   | stderr                         | as for every backend of this framework |
+//!
+//! **Sessions are kept.** The first LOGIN of a user logs in with the
+//! password; the access token and the sync position (the last answer shown
+//! to the user) are then kept per XMPP user in the state database. A later
+//! LOGIN, in this process or after a restart of the backend, resumes that
+//! Matrix device without a password login: one sync with the rooms' whole
+//! state and what happened since the position, so that what arrived while
+//! the backend was down is shown once and nothing is shown twice (beyond 50
+//! events per room the user is told that messages were skipped). A token
+//! revoked meanwhile is forgotten and the password used again. LOGOUT
+//! keeps the session; it is ended on the server only when it cannot be
+//! kept (no usable state database).
+//!
 //! | Spectrum 2                                        | Matrix                                      |
 //! |---------------------------------------------------|---------------------------------------------|
 //! | LOGIN, answered by CONNECTED                      | password login, a first sync                |
 //! | … or DISCONNECTED AUTHENTICATION_FAILED (2)       | `M_FORBIDDEN` (wrong password)              |
 //! | … or DISCONNECTED NETWORK_ERROR (0), retried      | homeserver unreachable                      |
-//! | DISCONNECTED NETWORK_ERROR (0) later              | token revoked; server away for 5 minutes    |
-//! | BUDDY_CHANGED: alias, icon hash, status           | `m.direct` partners: profile, avatar, presence |
+//! | a message from the homeserver's name (`host:port`), contacts offline | sync failed: "Lost the connection …; trying again in …" |
+//! | … then "Connected to …", contacts' presence again | the homeserver answers again |
+//! | DISCONNECTED NETWORK_ERROR (0) later              | token revoked; 14 failed tries (5 to 10 minutes) |
+//! | BUDDY_CHANGED (only what changed): alias, icon hash, status | `m.direct` partners: profile, avatar, presence |
 //! | CONV_MESSAGE to or from `@user:server`            | `m.room.message` in the direct chat (created on first message) |
 //! | … the user's messages from other clients, as carbons | own events without this session's transaction ID |
 //! | `/me …`; xhtml                                    | `m.emote`; `org.matrix.custom.html` (sanitized to XHTML-IM) |
@@ -36,7 +59,7 @@
 //! | LEAVE_ROOM, unless LOGOUT follows at once         | leave                                       |
 //! | VCARD                                             | profile: display name, avatar               |
 //! | STATUS_CHANGED                                    | presence                                    |
-//! | LOGOUT                                            | logout (the device is removed)              |
+//! | LOGOUT                                            | syncing stops; the token is kept for the next LOGIN |
 //!
 //! Encrypted rooms are not supported: joining one says so in the room, and
 //! each encrypted message shows as a placeholder from its sender; nothing
@@ -51,8 +74,12 @@
 //!   are pure and unit-tested; `link` does the I/O between them.
 //! * **One session, two tasks.** [`Matrix`] is a user's session: handlers
 //!   run one event from Spectrum 2 at a time. A sync task, started after
-//!   CONNECTED, long-polls `/sync` and reports; it retries an unreachable
-//!   homeserver with backoff and disconnects the user when the token is
+//!   CONNECTED, long-polls `/sync`, reports, and saves the position after
+//!   each answer it reported. It is supervised with the framework's
+//!   `gateway::link::Retries` (the backoff and link states the stream
+//!   links use): an unreachable homeserver is retried with jittered
+//!   backoff, the user told once when it goes away and once when it is
+//!   back; the user is disconnected when it stays away or the token is
 //!   revoked.
 //! * **Bounded memory.** Every answer is read with a size cap and refused
 //!   beyond it; the sync filter limits each room's timeline to 50 events;
@@ -86,6 +113,7 @@
 pub mod matrix;
 
 mod link;
+mod saved;
 mod settings;
 mod state;
 mod view;

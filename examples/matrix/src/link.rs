@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use sha1::Digest as _;
+use spectrum_backend::gateway::contacts::Contact;
+use spectrum_backend::gateway::link::{Backoff, LinkState, Retries};
+use spectrum_backend::proto::Payload;
 use spectrum_backend::{ConnectionError, Ctx, Error, ParticipantFlag, StatusType};
 
-use crate::matrix::types::{SyncRequest, SyncResponse};
+use crate::matrix::types::{JoinedRoom, Session, SyncRequest, SyncResponse};
 use crate::matrix::{self, Client, Limits};
+use crate::saved::{Keeper, Saved};
 use crate::settings::Settings;
 use crate::state::{Change, Out, Tracker};
 use crate::view::{self, Shown};
@@ -19,12 +22,15 @@ pub(crate) const AVATAR_BYTES: usize = 1 << 20;
 
 /// How long one sync waits on the server for news.
 const POLL: Duration = Duration::from_secs(30);
-/// Retries of an unreachable homeserver start this far apart and double.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(30);
-/// After this long without an answer the user is disconnected (Spectrum 2
-/// then logs in again).
-const GIVE_UP: Duration = Duration::from_secs(300);
+/// Retries of an unreachable homeserver: 1 s doubling up to 30 s, each
+/// stretched by up to twice; after 14 failures in a row (5 to 10 minutes)
+/// the user is disconnected, and Spectrum 2 logs in again.
+const RETRIES: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(30),
+    attempts: Some(14),
+    jitter: true,
+};
 /// Timeline events per room per sync: a flood in one room cannot make an
 /// answer unbounded (the client also caps the answer's size).
 const TIMELINE_LIMIT: u32 = 50;
@@ -51,6 +57,7 @@ pub(crate) fn lock(tracker: &Mutex<Tracker>) -> MutexGuard<'_, Tracker> {
 pub(crate) struct Link {
     pub(crate) client: Arc<Client>,
     pub(crate) tracker: Arc<Mutex<Tracker>>,
+    keeper: Arc<Keeper>,
     sync: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -65,51 +72,145 @@ fn login_error(e: &matrix::Error, settings: &Settings) -> Error {
     }
 }
 
+/// The first sync of a new session: the rooms' state, no history.
+async fn first_sync(client: &Client) -> Result<SyncResponse, matrix::Error> {
+    client
+        .sync(&SyncRequest {
+            filter: Some(filter(0)),
+            set_presence: Some("online"),
+            ..SyncRequest::default()
+        })
+        .await
+}
+
+/// The first sync of a resumed session: the rooms' whole state, and what
+/// happened since `since` (the last answer shown). A server answers the
+/// same request from a cache for a while, so a resumed device that asked
+/// for an initial sync could be told the state of minutes ago.
+async fn resumed_sync(client: &Client, since: &str) -> Result<SyncResponse, matrix::Error> {
+    client
+        .sync(&SyncRequest {
+            since: Some(since.to_owned()),
+            filter: Some(filter(TIMELINE_LIMIT)),
+            set_presence: Some("online"),
+            full_state: true,
+            ..SyncRequest::default()
+        })
+        .await
+}
+
+/// A client for `settings`' homeserver, logged in or not.
+fn client(settings: &Settings, session: Option<Session>) -> Result<Client, Error> {
+    let limits = Limits {
+        response_bytes: settings.max_response_bytes,
+        ..Limits::default()
+    };
+    let client = match session {
+        Some(session) => Client::with_session(&settings.homeserver, limits, session),
+        None => Client::new(&settings.homeserver, limits),
+    };
+    client.map_err(|e| Error::other(format!("cannot set up HTTP: {e}")))
+}
+
+/// The saved session if its token still works: the client and its first
+/// sync. A revoked token is forgotten.
+async fn resume(
+    keeper: &Keeper,
+    settings: &Settings,
+    user: &str,
+) -> Result<Option<(Client, SyncResponse)>, Error> {
+    let Some(saved) = keeper.load(&settings.homeserver, user) else {
+        return Ok(None);
+    };
+    let client = client(settings, Some(saved.session))?;
+    match resumed_sync(&client, &saved.since).await {
+        Ok(first) => {
+            tracing::info!(me = client.user_id(), "resumed the saved Matrix session");
+            Ok(Some((client, first)))
+        }
+        Err(matrix::Error::UnknownToken { message }) => {
+            tracing::info!("the saved Matrix token was revoked ({message}); logging in again");
+            keeper.forget();
+            Ok(None)
+        }
+        Err(e) => Err(login_error(&e, settings)),
+    }
+}
+
+/// What a resumed session's first answer holds beyond the state: the
+/// timelines, to be shown as news once the state is learned.
+fn news(first: &SyncResponse) -> SyncResponse {
+    let mut news = SyncResponse::default();
+    for (room, joined) in &first.rooms.join {
+        let timeline = JoinedRoom {
+            timeline: joined.timeline.clone(),
+            ..JoinedRoom::default()
+        };
+        news.rooms.join.insert(room.clone(), timeline);
+    }
+    news
+}
+
 impl Link {
-    /// Logs in, syncs once, says CONNECTED, announces contacts and the room
-    /// list, then starts the sync task.
+    /// Resumes the saved session or logs in, syncs once, says CONNECTED,
+    /// announces contacts and the room list, then starts the sync task.
     pub(crate) async fn open(
         ctx: &Ctx,
         settings: &Settings,
         user: &str,
         password: &str,
     ) -> Result<Link, Error> {
-        let limits = Limits {
-            response_bytes: settings.max_response_bytes,
-            ..Limits::default()
+        let keeper = Keeper::open(ctx.config(), ctx.user());
+        let resumed = resume(&keeper, settings, user).await?;
+        let (client, first, news) = match resumed {
+            Some((client, first)) => {
+                let news = news(&first);
+                (client, first, Some(news))
+            }
+            None => {
+                let mut client = client(settings, None)?;
+                let session = client
+                    .login(user, password, "Spectrum 2")
+                    .await
+                    .map_err(|e| login_error(&e, settings))?
+                    .clone();
+                tracing::info!(me = %session.user_id, "logged in to Matrix");
+                let first = first_sync(&client)
+                    .await
+                    .map_err(|e| login_error(&e, settings))?;
+                keeper.save(&Saved {
+                    homeserver: settings.homeserver.clone(),
+                    session,
+                    since: first.next_batch.clone(),
+                });
+                (client, first, None)
+            }
         };
-        let mut client = Client::new(&settings.homeserver, limits)
-            .map_err(|e| Error::other(format!("cannot set up HTTP: {e}")))?;
-        client
-            .login(user, password, "Spectrum 2")
-            .await
-            .map_err(|e| login_error(&e, settings))?;
         let me = client.user_id().to_owned();
-        tracing::info!(%me, "logged in to Matrix");
-        let first = client
-            .sync(&SyncRequest {
-                filter: Some(filter(0)),
-                set_presence: Some("online"),
-                ..SyncRequest::default()
-            })
-            .await
-            .map_err(|e| login_error(&e, settings))?;
         let client = Arc::new(client);
-        let tracker = Arc::new(Mutex::new(Tracker::new(me)));
-        let outs = apply(&client, &tracker, &first, true);
+        let tracker = Arc::new(Mutex::new(Tracker::new(me, ctx.user())));
+        let mut outs = apply(&client, &tracker, &first, true);
+        if let Some(news) = &news {
+            outs.extend(apply(&client, &tracker, news, false));
+        }
         ctx.connected().await?;
         report(ctx, &client, &tracker, outs).await?;
+        keeper.advance(&first.next_batch);
         let rooms = lock(&tracker).room_list();
         ctx.room_list(rooms).await?;
+        let keeper = Arc::new(keeper);
         let sync = tokio::spawn(sync_loop(
             ctx.clone(),
             Arc::clone(&client),
             Arc::clone(&tracker),
+            Arc::clone(&keeper),
+            settings.network(),
             first.next_batch,
         ));
         Ok(Link {
             client,
             tracker,
+            keeper,
             sync: Some(sync),
         })
     }
@@ -119,10 +220,15 @@ impl Link {
         lock(&self.tracker)
     }
 
-    /// Stops syncing and ends the Matrix session (the device is removed).
+    /// Stops syncing. A kept session stays for the next login (or the
+    /// next backend process); one that cannot be kept is ended on the
+    /// server, so that its device does not linger.
     pub(crate) async fn close(mut self) {
         if let Some(sync) = self.sync.take() {
             sync.abort();
+        }
+        if self.keeper.keeps() {
+            return;
         }
         if let Err(e) = self.client.logout().await {
             tracing::info!("Matrix logout: {e}");
@@ -147,18 +253,63 @@ fn apply(
     lock(tracker).on_sync(
         sync,
         initial,
-        |txn| client.is_own_transaction(txn),
+        // A server shows a transaction ID only to the device that sent the
+        // event: this session's, whichever process of the backend sent it.
+        |_txn| true,
         |mxc| client.download_url(mxc),
         SystemTime::now(),
     )
 }
 
-/// Syncs until the session ends; retries an unreachable homeserver with
-/// backoff, and disconnects the user when it stays away, when the token is
-/// revoked, or when its answers cannot be used.
-async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, mut since: String) {
-    let mut retry = FIRST_RETRY;
-    let mut failing_since: Option<tokio::time::Instant> = None;
+/// Where the sync loop stands: its position, and its supervision.
+struct Syncing {
+    ctx: Ctx,
+    /// The homeserver's host: how the user is told about it, and the
+    /// pseudo-contact that tells them.
+    network: String,
+    retries: Retries,
+}
+
+impl Syncing {
+    /// Tells the user how the link to the homeserver stands, and shows the
+    /// contacts offline while it is away and as they were once it is back.
+    async fn tell(&self, state: &LinkState, tracker: &Mutex<Tracker>) -> Result<(), Error> {
+        let text = state.describe(&self.network);
+        tracing::info!("{text}");
+        self.ctx.message(&self.network, text).send().await?;
+        let frames = {
+            let mut tracker = lock(tracker);
+            match state {
+                LinkState::Up => tracker.roster_as_known(),
+                _ => tracker.roster.all_offline(),
+            }
+        };
+        for frame in frames {
+            self.ctx.send(frame).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Syncs until the session ends. An unreachable homeserver is retried with
+/// backoff ([`RETRIES`]): the user is told when it goes away and when it
+/// is back, and the user is disconnected when it stays away, when the
+/// token is revoked, or when its answers cannot be used.
+async fn sync_loop(
+    ctx: Ctx,
+    client: Arc<Client>,
+    tracker: Arc<Mutex<Tracker>>,
+    keeper: Arc<Keeper>,
+    network: String,
+    mut since: String,
+) {
+    // Every answer proves the link up: a failure after one starts over.
+    let mut link = Syncing {
+        ctx: ctx.clone(),
+        network,
+        retries: Retries::new(RETRIES, Duration::ZERO),
+    };
+    link.retries.up();
     let mut timeline = TIMELINE_LIMIT;
     loop {
         let request = SyncRequest {
@@ -166,6 +317,7 @@ async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, 
             timeout: POLL,
             filter: Some(filter(timeline)),
             set_presence: None,
+            full_state: false,
         };
         let answer = tokio::select! {
             () = ctx.ended() => return,
@@ -173,16 +325,18 @@ async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, 
         };
         let error = match answer {
             Ok(answer) => {
-                if failing_since.take().is_some() {
-                    tracing::info!("the homeserver answers again");
+                if let Some(up) = link.retries.up()
+                    && link.tell(&up, &tracker).await.is_err()
+                {
+                    return;
                 }
-                retry = FIRST_RETRY;
                 timeline = TIMELINE_LIMIT;
                 since = answer.next_batch.clone();
                 let outs = apply(&client, &tracker, &answer, false);
                 if report(&ctx, &client, &tracker, outs).await.is_err() {
                     return;
                 }
+                keeper.advance(&since);
                 continue;
             }
             Err(e) => e,
@@ -194,25 +348,31 @@ async fn sync_loop(ctx: Ctx, client: Arc<Client>, tracker: Arc<Mutex<Tracker>>, 
                 timeline = 1;
                 continue;
             }
-            matrix::Error::UnknownToken { .. } => (
-                ConnectionError::NetworkError,
-                format!("The Matrix session ended ({error}); logging in again."),
-            ),
-            e if e.is_transient() => {
-                let first = *failing_since.get_or_insert_with(tokio::time::Instant::now);
-                if first.elapsed() < GIVE_UP {
-                    tracing::info!("sync failed, retrying in {retry:?}: {error}");
-                    tokio::select! {
-                        () = ctx.ended() => return,
-                        () = tokio::time::sleep(retry) => {}
-                    }
-                    retry = (retry * 2).min(LAST_RETRY);
-                    continue;
-                }
+            matrix::Error::UnknownToken { .. } => {
+                keeper.forget();
                 (
                     ConnectionError::NetworkError,
-                    format!("Lost the connection to the Matrix homeserver: {error}"),
+                    format!("The Matrix session ended ({error}); logging in again."),
                 )
+            }
+            e if e.is_transient() => {
+                let was_up = link.retries.is_up();
+                let state = link.retries.failed(e.to_string());
+                let LinkState::Retrying { delay, .. } = state else {
+                    let text = state.describe(&link.network);
+                    tracing::warn!("{text}");
+                    let _ = ctx.disconnect(ConnectionError::NetworkError, text).await;
+                    return;
+                };
+                // Told once per outage, not at every try.
+                if was_up && link.tell(&state, &tracker).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = ctx.ended() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                continue;
             }
             _ => (
                 ConnectionError::OtherError,
@@ -310,11 +470,10 @@ pub(crate) async fn report(
                 status,
                 message,
             } => {
-                ctx.buddy(user_id)
-                    .status(status)
-                    .status_message(message)
-                    .send()
-                    .await?;
+                let frame = lock(tracker)
+                    .roster
+                    .status_changed(&user_id, status, &message);
+                send(ctx, frame).await?;
             }
             Out::AcceptInvite { room_id, from } => {
                 match accept(client, tracker, &room_id, &from).await {
@@ -345,17 +504,16 @@ async fn accept(
     Ok(outs)
 }
 
-/// SHA-1 of an avatar, in hex: the icon hash XMPP clients compare with the
-/// vCard photo.
-pub(crate) fn icon_hash(bytes: &[u8]) -> String {
-    sha1::Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Sends a frame, if there is one.
+async fn send(ctx: &Ctx, frame: Option<Payload>) -> Result<(), Error> {
+    match frame {
+        Some(frame) => ctx.send(frame).await,
+        None => Ok(()),
+    }
 }
 
-/// BUDDY_CHANGED for a direct-chat partner: display name, avatar hash,
-/// presence if known.
+/// BUDDY_CHANGED for a direct-chat partner, if anything changed: display
+/// name, avatar, presence if known.
 async fn announce(
     ctx: &Ctx,
     client: &Client,
@@ -366,13 +524,19 @@ async fn announce(
     let alias = profile
         .displayname
         .unwrap_or_else(|| view::localpart(user_id).to_owned());
-    let mut buddy = ctx.buddy(user_id).alias(alias);
+    let mut contact = Contact::new().alias(alias);
     if let Some(mxc) = profile.avatar_url
         && let Ok(avatar) = client.download_at_most(&mxc, AVATAR_BYTES).await
     {
-        buddy = buddy.icon_hash(icon_hash(&avatar.bytes));
+        contact = contact.avatar(&avatar.bytes);
     }
-    let presence = lock(tracker).presence_of(user_id).cloned();
-    let (status, message) = presence.unwrap_or((StatusType::StatusNone, String::new()));
-    buddy.status(status).status_message(message).send().await
+    let frame = {
+        let mut tracker = lock(tracker);
+        let presence = tracker.presence_of(user_id).cloned();
+        let (status, message) = presence.unwrap_or((StatusType::StatusNone, String::new()));
+        tracker
+            .roster
+            .update(user_id, contact.status(status, message))
+    };
+    send(ctx, frame).await
 }

@@ -50,6 +50,16 @@ impl Settings {
         })
     }
 
+    /// The homeserver's host (and port, if given): how the user is told
+    /// about it, and the pseudo-contact that tells them.
+    pub(crate) fn network(&self) -> String {
+        let rest = self
+            .homeserver
+            .split_once("://")
+            .map_or(self.homeserver.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or(rest).to_owned()
+    }
+
     fn homeserver(config: &Config, user: &str) -> Result<String, Error> {
         if let Some(url) = config.get("matrix.homeserver") {
             let url = url.trim().trim_end_matches('/');
@@ -125,6 +135,10 @@ mod tests {
         assert_eq!(
             Settings::for_user(&hosts, "@a:x")?.attachment_hosts,
             ["127.0.0.1", "files.lan"]
+        );
+        assert_eq!(
+            Settings::for_user(&configured, "@a:x")?.network(),
+            "127.0.0.1:8008"
         );
         let tiny = Config::parse("[matrix]\nmax_response_bytes = 10\n")?;
         assert!(Settings::for_user(&tiny, "@a:x").is_err());

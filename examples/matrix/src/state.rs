@@ -11,6 +11,8 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 use spectrum_backend::StatusType;
+use spectrum_backend::gateway::contacts::Contacts;
+use spectrum_backend::proto::Payload;
 
 use crate::matrix::parse_direct;
 use crate::matrix::room::RoomState;
@@ -126,6 +128,9 @@ pub(crate) struct Tracker {
     direct: BTreeMap<String, Vec<String>>,
     /// Partners announced as contacts.
     contacts: BTreeSet<String>,
+    /// What Spectrum 2 was told about each contact: only changes are sent,
+    /// and an outage takes them all offline.
+    pub(crate) roster: Contacts,
     presence: HashMap<String, (StatusType, String)>,
     /// Rooms the user is invited to, not yet joined.
     invited: BTreeSet<String>,
@@ -135,9 +140,11 @@ pub(crate) struct Tracker {
 const INVITATIONS: usize = 256;
 
 impl Tracker {
-    /// A tracker for the account `me`, before the first sync.
-    pub(crate) fn new(me: impl Into<String>) -> Self {
+    /// A tracker for the account `me` of XMPP user `jid`, before the
+    /// first sync.
+    pub(crate) fn new(me: impl Into<String>, jid: &str) -> Self {
         Tracker {
+            roster: Contacts::new(jid),
             me: me.into(),
             rooms: HashMap::new(),
             attached: HashMap::new(),
@@ -151,6 +158,24 @@ impl Tracker {
     /// A contact's presence, if the server reported it.
     pub(crate) fn presence_of(&self, user_id: &str) -> Option<&(StatusType, String)> {
         self.presence.get(user_id)
+    }
+
+    /// Every contact with the presence last reported for it (after an
+    /// outage showed them all offline): a BUDDY_CHANGED for each that
+    /// differs from what Spectrum 2 shows.
+    pub(crate) fn roster_as_known(&mut self) -> Vec<Payload> {
+        let names: Vec<String> = self.roster.iter().map(|(n, _)| n.to_owned()).collect();
+        names
+            .iter()
+            .filter_map(|name| {
+                let (status, message) = self
+                    .presence
+                    .get(name)
+                    .cloned()
+                    .unwrap_or((StatusType::StatusNone, String::new()));
+                self.roster.status_changed(name, status, &message)
+            })
+            .collect()
     }
 
     /// Applies one sync answer. With `initial`, state is learned but no
@@ -725,7 +750,7 @@ mod tests {
     /// A tracker after an initial sync with a direct chat with @bob and a
     /// group room with @carol.
     fn tracker() -> Tracker {
-        let mut t = Tracker::new(ME);
+        let mut t = Tracker::new(ME, "alice@xmpp.test");
         let out = t.on_sync(
             &sync(json!({
                 "next_batch": "1",
@@ -1009,5 +1034,44 @@ mod tests {
             t.direct_with("@eve:x", "!inv:x"),
             json!({"@bob:x": ["!dm:x"], "@eve:x": ["!inv:x"]})
         );
+    }
+
+    #[test]
+    fn an_outage_shows_contacts_offline_then_as_last_known() {
+        use spectrum_backend::gateway::contacts::Contact;
+        let mut t = tracker();
+        apply(
+            &mut t,
+            json!({"next_batch": "2", "presence": {"events": [
+                {"type": "m.presence", "sender": "@bob:x", "content": {"presence": "unavailable", "status_msg": "lunch"}},
+            ]}}),
+        );
+        let announced = t.roster.update(
+            "@bob:x",
+            Contact::new()
+                .alias("Bob")
+                .status(StatusType::StatusAway, "lunch"),
+        );
+        assert!(announced.is_some());
+        let status = |frames: &[Payload]| -> Vec<(String, Option<i32>)> {
+            frames
+                .iter()
+                .filter_map(|f| match f {
+                    Payload::BuddyChanged(b) => Some((b.buddy_name.clone(), b.status)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let away = t.roster.all_offline();
+        assert_eq!(
+            status(&away),
+            [("@bob:x".into(), Some(StatusType::StatusNone as i32))]
+        );
+        let back = t.roster_as_known();
+        assert_eq!(
+            status(&back),
+            [("@bob:x".into(), Some(StatusType::StatusAway as i32))]
+        );
+        assert!(t.roster_as_known().is_empty(), "nothing changed since");
     }
 }

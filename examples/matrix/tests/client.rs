@@ -92,6 +92,7 @@ async fn messages_in_every_form_arrive_through_a_long_poll() -> TestResult {
                 .to_string(),
         ),
         set_presence: None,
+        full_state: false,
     };
     let poll = bob.sync(&request);
     let send = async {

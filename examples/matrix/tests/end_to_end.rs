@@ -19,7 +19,9 @@ const BOB: &str = "@bob:localhost";
 
 fn config(synapse: &Synapse) -> String {
     format!(
-        "[service]\njid = matrix.localhost\nbackend = /usr/bin/matrix\n[matrix]\nhomeserver = {}\n",
+        "[service]\njid = matrix.localhost\nbackend = /usr/bin/matrix\nworking_dir = {}\n\
+         [matrix]\nhomeserver = {}\n",
+        synapse.backend_dir().display(),
         synapse.url()
     )
 }
@@ -576,8 +578,10 @@ async fn a_wrong_password_is_final_and_an_unreachable_server_is_retried() -> Tes
     assert_eq!(main.exit().await?, 0);
 
     let port = support::free_port()?;
-    let config =
-        format!("[service]\njid = m.localhost\n[matrix]\nhomeserver = http://127.0.0.1:{port}\n");
+    let config = format!(
+        "[service]\njid = m.localhost\nworking_dir = {}\n[matrix]\nhomeserver = http://127.0.0.1:{port}\n",
+        synapse.backend_dir().display()
+    );
     let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_matrix"), &config).await?;
     main.handshake().await?;
     let down = main
@@ -593,18 +597,52 @@ async fn a_wrong_password_is_final_and_an_unreachable_server_is_retried() -> Tes
     Ok(())
 }
 
+/// The next BUDDY_CHANGED showing bob with `status`.
+async fn bob_is(main: &mut MainInstance, status: StatusType) -> TestResult {
+    main.expect(&format!("bob {status:?}"), |p| match p {
+        Payload::BuddyChanged(b) if b.buddy_name == BOB && b.status == Some(status as i32) => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_homeserver_restart_mid_session_loses_and_doubles_nothing() -> TestResult {
     let (mut synapse, mut main, bob, dm) = alice_and_bob().await?;
+    let network = synapse.url().trim_start_matches("http://").to_owned();
+    bob.set_presence("online", "here").await?;
+    bob_is(&mut main, StatusType::StatusOnline).await?;
     bob.send_message(&dm, &message_content(MsgType::Text, "before", None))
         .await?;
     assert_eq!(main.expect_message(USER).await?.message, "before");
 
     synapse.stop();
+    let lost = main.expect_message(USER).await?;
+    assert_eq!(lost.buddy_name, network, "told by the homeserver's name");
+    assert!(
+        lost.message
+            .starts_with(&format!("Lost the connection to {network}"))
+            && lost.message.contains("trying again"),
+        "{lost:?}"
+    );
+    // Nothing is known of contacts while the homeserver is away.
+    bob_is(&mut main, StatusType::StatusNone).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     synapse.restart().await?;
     bob.send_message(&dm, &message_content(MsgType::Text, "after", None))
         .await?;
+    let back = main.expect_message(USER).await?;
+    assert_eq!(
+        (back.buddy_name.as_str(), back.message.as_str()),
+        (
+            network.as_str(),
+            format!("Connected to {network}.").as_str()
+        )
+    );
+    bob_is(&mut main, StatusType::StatusOnline).await?;
     assert_eq!(main.expect_message(USER).await?.message, "after");
     main.expect_none("a repeated message", Duration::from_secs(3), |p| {
         matches!(p, Payload::ConvMessage(_) | Payload::Disconnected(_))
@@ -645,9 +683,99 @@ async fn a_revoked_token_disconnects_and_a_new_login_works() -> TestResult {
             .unwrap_or_default()
             .contains("logging in again")
     );
-    // What Spectrum 2 does next: LOGOUT, then LOGIN.
+    // What Spectrum 2 does next: LOGOUT, then LOGIN at once.
     main.logout(USER, ALICE).await?;
     main.login(USER, ALICE, "pw-alice").await?;
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// The device IDs of the user whose token this is.
+async fn devices(synapse: &Synapse, token: &str) -> Result<Vec<String>, Report> {
+    let client = Client::new(&synapse.url(), Limits::default())?;
+    drop(client); // installs the TLS provider reqwest needs
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v3/devices", synapse.url()))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut ids: Vec<String> = answer["devices"]
+        .as_array()
+        .ok_or("a device list")?
+        .iter()
+        .filter_map(|d| d["device_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Another client of alice's: sees her devices, can revoke her tokens.
+async fn alice_elsewhere(synapse: &Synapse) -> Result<(Client, String), Report> {
+    let mut other = Client::new(&synapse.url(), Limits::default())?;
+    let token = other
+        .login("alice", "pw-alice", "elsewhere")
+        .await?
+        .access_token
+        .clone();
+    Ok((other, token))
+}
+
+#[tokio::test]
+async fn a_backend_restart_resumes_without_a_new_login_or_a_replay() -> TestResult {
+    let (synapse, mut main, bob, dm) = alice_and_bob().await?;
+    let (_elsewhere, token) = alice_elsewhere(&synapse).await?;
+    let devices_before = devices(&synapse, &token).await?;
+    // Registration's, the backend's and this one.
+    assert_eq!(devices_before.len(), 3, "{devices_before:?}");
+    bob.send_message(&dm, &message_content(MsgType::Text, "before", None))
+        .await?;
+    assert_eq!(main.expect_message(USER).await?.message, "before");
+    assert_eq!(main.exit().await?, 0);
+
+    bob.send_message(&dm, &message_content(MsgType::Text, "while down", None))
+        .await?;
+    let mut main = backend(&synapse).await?;
+    main.login(USER, ALICE, "pw-alice").await?;
+    assert_eq!(main.expect_message(USER).await?.message, "while down");
+    main.expect_none("a repeated message", Duration::from_secs(3), |p| {
+        matches!(p, Payload::ConvMessage(_) | Payload::Disconnected(_))
+    })
+    .await?;
+    assert_eq!(
+        devices(&synapse, &token).await?,
+        devices_before,
+        "the same device: no new login"
+    );
+    bob.send_message(&dm, &message_content(MsgType::Text, "after", None))
+        .await?;
+    assert_eq!(main.expect_message(USER).await?.message, "after");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_revoked_while_the_backend_was_down_means_a_new_login() -> TestResult {
+    let (synapse, main, bob, dm) = alice_and_bob().await?;
+    assert_eq!(main.exit().await?, 0);
+    let (_elsewhere, token) = alice_elsewhere(&synapse).await?;
+    let answer = reqwest_post(
+        &format!("{}/_matrix/client/v3/logout/all", synapse.url()),
+        &token,
+    )
+    .await?;
+    assert!(answer < 300, "HTTP {answer}");
+
+    let mut main = backend(&synapse).await?;
+    main.login(USER, ALICE, "pw-alice").await?;
+    let contact = buddy(&mut main, BOB).await?;
+    assert_eq!(contact.alias.as_deref(), Some("Bob B."));
+    bob.send_message(&dm, &message_content(MsgType::Text, "hello again", None))
+        .await?;
+    assert_eq!(main.expect_message(USER).await?.message, "hello again");
+    let (_elsewhere, token) = alice_elsewhere(&synapse).await?;
+    assert_eq!(devices(&synapse, &token).await?.len(), 2, "one new login");
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod scripted;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,7 @@ pub struct Ngircd {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    program: PathBuf,
 }
 
 fn find_ngircd() -> Option<PathBuf> {
@@ -57,10 +60,38 @@ pub fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port on loopback: {e}"))
 }
 
+/// Runs ngircd with the config in `dir`, appending to its log there.
+fn run(program: &Path, dir: &Path) -> Result<Child, String> {
+    let log = dir.join("ngircd.log");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| format!("cannot open the log: {e}"))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot share the log: {e}"))?;
+    Command::new(program)
+        .arg("--nodaemon")
+        .arg("--config")
+        .arg(dir.join("ngircd.conf"))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))
+}
+
 impl Ngircd {
     /// Starts ngircd with a minimal config and waits until it accepts
     /// connections.
     pub async fn start() -> Result<Ngircd, String> {
+        Ngircd::start_with(|_| String::new()).await
+    }
+
+    /// Starts ngircd with more config text, made from the server's
+    /// directory (for key and certificate files).
+    pub async fn start_with(extra: impl FnOnce(&Path) -> String) -> Result<Ngircd, String> {
         let Some(program) = find_ngircd() else {
             return Err(
                 "ngircd is not installed. These end-to-end tests need a real IRC \
@@ -88,32 +119,34 @@ impl Ngircd {
              MotdPhrase = test server\n\
              [Limits]\n\
              MaxNickLength = 30\n\
+             MaxConnectionsIP = 0\n\
              # No flood penalties: the tests send quickly.\n\
              MaxPenaltyTime = 0\n\
              [Options]\n\
              DNS = no\n\
              Ident = no\n\
-             PAM = no\n",
+             PAM = no\n\
+             {extra}",
             pid = dir.path().join("ngircd.pid").display(),
+            extra = extra(dir.path()),
         );
         std::fs::write(&config, text).map_err(|e| format!("cannot write {config:?}: {e}"))?;
-        let log = dir.path().join("ngircd.log");
-        let out = std::fs::File::create(&log).map_err(|e| format!("cannot create the log: {e}"))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot share the log: {e}"))?;
-        let child = Command::new(&program)
-            .arg("--nodaemon")
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        let mut server = Ngircd { child, port, dir };
+        let child = run(&program, dir.path())?;
+        let mut server = Ngircd {
+            child,
+            port,
+            dir,
+            program,
+        };
         server.wait_until_listening().await?;
         Ok(server)
+    }
+
+    /// Starts the stopped server again, on the same port.
+    pub async fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.child = run(&self.program, self.dir.path())?;
+        self.wait_until_listening().await
     }
 
     async fn wait_until_listening(&mut self) -> Result<(), String> {
@@ -167,6 +200,16 @@ impl Drop for Ngircd {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// JOIN_ROOM for `user`: `room` as `nickname`, without a password.
+pub fn join_request(user: &str, room: &str, nickname: &str) -> spectrum_backend::proto::Payload {
+    spectrum_backend::proto::Payload::JoinRoom(spectrum_backend::proto::Room {
+        user_name: user.into(),
+        nickname: nickname.into(),
+        room: room.into(),
+        password: Some(String::new()),
+    })
 }
 
 /// A transport config file naming `server` as the IRC server.

@@ -342,6 +342,9 @@ impl Client {
         if let Some(presence) = request.set_presence {
             query.push(("set_presence", presence.to_owned()));
         }
+        if request.full_state {
+            query.push(("full_state", "true".to_owned()));
+        }
         let builder = self
             .request(Method::GET, &self.client_path("/sync"))
             .query(&query)

@@ -160,6 +160,9 @@ pub struct SyncRequest {
     pub filter: Option<String>,
     /// Presence to set while syncing (`online`, `offline`, `unavailable`).
     pub set_presence: Option<&'static str>,
+    /// Every joined room's whole state, even with `since` (a session that
+    /// resumes knows nothing yet).
+    pub full_state: bool,
 }
 
 /// A timeline event's kind of message.

@@ -197,6 +197,13 @@ impl Synapse {
         }
     }
 
+    /// A directory that lives as long as the server: the backend's
+    /// `service.working_dir` in tests, so that its saved sessions outlive
+    /// a backend process but not the test.
+    pub fn backend_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("backend")
+    }
+
     /// The base URL of the client API.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

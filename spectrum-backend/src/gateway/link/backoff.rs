@@ -49,7 +49,7 @@ impl Default for Backoff {
 impl Backoff {
     /// The delays, one per failed try; the iterator ends when it is time to
     /// give up.
-    pub fn delays(&self) -> impl Iterator<Item = Duration> + Send + use<> {
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + Send + Sync + use<> {
         let mut builder = ExponentialBuilder::new()
             .with_min_delay(self.base)
             .with_max_delay(self.max)

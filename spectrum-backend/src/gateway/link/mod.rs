@@ -9,6 +9,9 @@
 //! CONNECTED / DISCONNECTED and to a sentence for the user
 //! ([`LinkState::frame`], [`LinkState::describe`]).
 //!
+//! A network that is no byte stream (an HTTP long-poll) keeps the same
+//! backoff and states with [`Retries`] around its own loop.
+//!
 //! Everything is bounded: the send queue ([`Link::send`] waits while it is
 //! full, so a peer that stops reading slows the sender down instead of
 //! growing memory), the input queue (a slow owner stops the reading), and
@@ -39,6 +42,7 @@
 
 mod backoff;
 mod lines;
+mod retries;
 mod state;
 mod supervisor;
 
@@ -53,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
 pub use lines::{Line, LineCodec};
+pub use retries::Retries;
 pub use state::{ConnectError, LinkClosed, LinkState};
 
 /// How a [`Link`] behaves.
@@ -72,11 +77,17 @@ pub struct LinkSettings {
     pub receive_queue: usize,
     /// How long [`Link::close`] waits for the queue to be written.
     pub close_timeout: Duration,
+    /// A connection on which nothing arrives for this long counts as lost
+    /// (a peer gone without closing it: no FIN ever comes). The owner keeps
+    /// a healthy one talking, e.g. with the protocol's own PING. `None`
+    /// waits forever.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl LinkSettings {
     /// Defaults for a link named `name`: the default [`Backoff`], 30 s per
-    /// try, stable after 60 s, 64 items queued each way, 5 s to close.
+    /// try, stable after 60 s, 64 items queued each way, 5 s to close, no
+    /// idle timeout.
     pub fn new(name: impl Into<String>) -> LinkSettings {
         LinkSettings {
             name: name.into(),
@@ -86,6 +97,7 @@ impl LinkSettings {
             send_queue: 64,
             receive_queue: 64,
             close_timeout: Duration::from_secs(5),
+            idle_timeout: None,
         }
     }
 }

@@ -1,17 +1,16 @@
 //! The task behind a link: connect, pump both ways, retry with backoff.
 
 use std::fmt::Display;
-use std::time::Instant;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
-use spectrum_proto::ConnectionError;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{Decoder, Encoder, FramedRead};
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnectError, LinkEvent, LinkSettings, LinkState};
+use super::{ConnectError, LinkEvent, LinkSettings, LinkState, Retries};
 
 /// The channels between the task and its [`Link`](super::Link).
 pub(super) struct Ends<In, Out> {
@@ -56,15 +55,9 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
     Fut: Future<Output = Result<T, ConnectError>>,
 {
     let name = settings.name.as_str();
-    let mut delays = settings.backoff.delays();
-    let mut failures = 0u32;
+    let mut retries = Retries::from_settings(&settings);
     loop {
-        if !ends
-            .publish(LinkState::Connecting {
-                attempt: failures + 1,
-            })
-            .await
-        {
+        if !ends.publish(retries.connecting()).await {
             return;
         }
         let attempt = tokio::select! {
@@ -81,24 +74,17 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
         let reason = match attempt {
             Ok(io) => {
                 tracing::info!(link = name, "connected");
-                if !ends.publish(LinkState::Up).await {
+                let up = retries.up().unwrap_or(LinkState::Up);
+                if !ends.publish(up).await {
                     return;
                 }
-                let since = Instant::now();
-                match pump(io, codec.clone(), &mut ends).await {
+                match pump(io, codec.clone(), settings.idle_timeout, &mut ends).await {
                     Ended::Closed => {
                         ends.publish(LinkState::Closed).await;
                         return;
                     }
                     Ended::OwnerGone | Ended::Closing => return,
-                    Ended::Lost(reason) => {
-                        if since.elapsed() >= settings.stable_after {
-                            // A connection that held a while: start over.
-                            failures = 0;
-                            delays = settings.backoff.delays();
-                        }
-                        reason
-                    }
+                    Ended::Lost(reason) => reason,
                 }
             }
             Err(e) if e.is_fatal() => {
@@ -112,23 +98,20 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
             }
             Err(e) => e.message().to_owned(),
         };
-        failures += 1;
-        let Some(delay) = delays.next() else {
-            tracing::warn!(link = name, failures, "giving up: {reason}");
-            ends.publish(LinkState::GaveUp {
-                code: ConnectionError::NetworkError,
-                reason,
-            })
-            .await;
+        let state = retries.failed(reason);
+        let LinkState::Retrying { delay, reason, .. } = &state else {
+            tracing::warn!(link = name, failures = retries.failures(), "giving up");
+            ends.publish(state).await;
             return;
         };
-        tracing::info!(link = name, failures, ?delay, "retrying: {reason}");
-        let retrying = LinkState::Retrying {
-            attempt: failures,
-            delay,
-            reason,
-        };
-        if !ends.publish(retrying).await {
+        let delay = *delay;
+        tracing::info!(
+            link = name,
+            failures = retries.failures(),
+            ?delay,
+            "retrying: {reason}"
+        );
+        if !ends.publish(state).await {
             return;
         }
         tokio::select! {
@@ -143,7 +126,12 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
 
 /// Reads and writes one connection, each direction on its own so that a
 /// peer that does not read never stops the reading, and the reverse.
-async fn pump<C, Out, T>(io: T, codec: C, ends: &mut Ends<C::Item, Out>) -> Ended
+async fn pump<C, Out, T>(
+    io: T,
+    codec: C,
+    idle: Option<Duration>,
+    ends: &mut Ends<C::Item, Out>,
+) -> Ended
 where
     C: Decoder + Encoder<Out> + Clone,
     <C as Decoder>::Error: Display,
@@ -158,10 +146,21 @@ where
     let close = &ends.close;
     let read = async {
         loop {
+            let next = async {
+                match idle {
+                    Some(idle) => tokio::time::timeout(idle, lines.next())
+                        .await
+                        .map_err(|_| idle),
+                    None => Ok(lines.next().await),
+                }
+            };
             let item = match tokio::select! {
                 // Closing: the writer alone decides when the connection ends.
                 () = close.cancelled() => return Ended::Closing,
-                next = lines.next() => next,
+                next = next => match next {
+                    Ok(next) => next,
+                    Err(idle) => return Ended::Lost(format!("nothing received for {idle:?}")),
+                },
             } {
                 Some(Ok(item)) => item,
                 Some(Err(e)) => return Ended::Lost(e.to_string()),

@@ -1,0 +1,194 @@
+//! Gateway mode (no `service.irc_server`): rooms name their network
+//! (`#channel%server`), the first join to a network connects to it under
+//! the join's nickname, the last leave disconnects; contacts and private
+//! messages are `nick%server`. Against a real ngircd.
+//!
+//! ngircd must be installed (`apt-get install -y ngircd`); without it these
+//! tests fail and say so.
+
+mod support;
+
+use spectrum_backend::proto::{self, ParticipantFlag, Payload, StatusType};
+use spectrum_backend::testing::MainInstance;
+use support::{Ngircd, PlainClient, Report, TestResult, free_port};
+
+const USER: &str = "alice@xmpp.test";
+const GATEWAY: &str = "[service]\njid = irc.localhost\nbackend = /usr/bin/irc\n";
+
+async fn gateway() -> Result<MainInstance, Report> {
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_irc"), GATEWAY).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    Ok(main)
+}
+
+#[tokio::test]
+async fn the_first_join_connects_under_its_nickname_and_the_last_leave_quits() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let network = format!("127.0.0.1:{}", irc.port());
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #test").await?;
+    bob.expect("end of NAMES", |l| l.command == "366").await?;
+
+    // Logged in without a connection: nothing on IRC yet.
+    let mut main = gateway().await?;
+    bob.send("ISON alicia alice").await?;
+    let ison = bob.expect("ISON", |l| l.command == "303").await?;
+    assert_eq!(ison.last().trim(), "", "no connection before a join");
+
+    let test = format!("#test%{network}");
+    let occupants = main.join_room(USER, &test, "alicia", "").await?;
+    let names: Vec<(&str, &str)> = occupants
+        .iter()
+        .map(|p| (p.room.as_str(), p.nickname.as_str()))
+        .collect();
+    assert_eq!(names, [(test.as_str(), "bob"), (test.as_str(), "alicia")]);
+    bob.expect("alicia's JOIN", |l| l.is("JOIN", "alicia"))
+        .await?;
+
+    // Room messages and private messages carry the network.
+    bob.send("PRIVMSG #test :hi all").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(
+        (
+            m.buddy_name.as_str(),
+            m.nickname.as_deref(),
+            m.message.as_str()
+        ),
+        (test.as_str(), Some("bob"), "hi all")
+    );
+    bob.send("PRIVMSG alicia :psst").await?;
+    let m = main.expect_message(USER).await?;
+    assert_eq!(
+        (m.buddy_name.as_str(), m.message.as_str()),
+        (format!("bob%{network}").as_str(), "psst")
+    );
+    main.send_message(USER, &format!("bob%{network}"), "hello bob")
+        .await?;
+    let line = bob
+        .expect("alicia's answer", |l| l.is("PRIVMSG", "alicia"))
+        .await?;
+    assert_eq!((line.param(0), line.last()), ("bob", "hello bob"));
+
+    // A second room on the same network: the same connection.
+    let other = format!("#other%{network}");
+    let occupants = main.join_room(USER, &other, "alicia", "").await?;
+    assert_eq!(occupants.len(), 1, "{occupants:?}");
+    bob.send("JOIN #other").await?;
+    let joined = main
+        .expect("bob in #other", |p| match p {
+            Payload::ParticipantChanged(p) if p.room == other && p.nickname == "bob" => Some(()),
+            _ => None,
+        })
+        .await;
+    joined?;
+    bob.send("WHOIS alicia").await?;
+    let channels = bob
+        .expect("alicia's channels", |l| l.command == "319")
+        .await?;
+    let mut joined: Vec<&str> = channels
+        .last()
+        .split_whitespace()
+        .map(|c| c.trim_start_matches(['@', '+']))
+        .collect();
+    joined.sort_unstable();
+    assert_eq!(joined, ["#other", "#test"], "one connection, both rooms");
+
+    // Leaving the last room of the network quits it (bob shares #other).
+    main.leave_room(USER, &test).await?;
+    bob.expect("alicia's PART", |l| l.is("PART", "alicia"))
+        .await?;
+    main.leave_room(USER, &other).await?;
+    let quit = bob
+        .expect("alicia's QUIT", |l| l.is("QUIT", "alicia"))
+        .await?;
+    assert!(quit.last().contains("Left the last room"), "{}", quit.raw);
+
+    main.send_message(USER, &format!("bob%{network}"), "still there?")
+        .await?;
+    let m = main.expect_message(USER).await?;
+    assert!(
+        m.message.contains("join a room on it first"),
+        "{}",
+        m.message
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_network_that_cannot_be_reached_fails_the_join_not_the_session() -> TestResult {
+    let irc = Ngircd::start().await?;
+    let dead = format!("127.0.0.1:{}", free_port()?);
+    let mut main = gateway().await?;
+    main.send(Payload::JoinRoom(proto::Room {
+        user_name: USER.into(),
+        nickname: "alice".into(),
+        room: format!("#x%{dead}"),
+        password: Some(String::new()),
+    }))
+    .await?;
+    let refused = main
+        .expect("the join refused", |p| match p {
+            Payload::ParticipantChanged(p) => Some(p.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(refused.status, StatusType::StatusNone as i32);
+    assert!(
+        refused.flag & ParticipantFlag::RoomNotFound.bit() != 0,
+        "{refused:?}"
+    );
+    let reason = refused.status_message.unwrap_or_default();
+    assert!(reason.contains(&dead), "{reason}");
+
+    // The session goes on: another network works.
+    let room = format!("#ok%127.0.0.1:{}", irc.port());
+    let occupants = main.join_room(USER, &room, "alice", "").await?;
+    assert_eq!(occupants.len(), 1, "{occupants:?}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_gateway_network_that_drops_comes_back_and_rejoins() -> TestResult {
+    let mut irc = Ngircd::start().await?;
+    let network = format!("127.0.0.1:{}", irc.port());
+    let mut main = gateway().await?;
+    let room = format!("#back%{network}");
+    main.join_room(USER, &room, "alice", "").await?;
+    irc.restart().await?;
+    let back = main
+        .expect("news of the new connection", |p| match p {
+            Payload::ConvMessage(m) if m.message.contains("again as alice") => Some(()),
+            _ => None,
+        })
+        .await;
+    back?;
+    let mut bob = PlainClient::connect(irc.port(), "bob").await?;
+    bob.send("JOIN #back").await?;
+    let names = bob
+        .expect("the names of #back", |l| l.command == "353")
+        .await?;
+    assert!(
+        names
+            .last()
+            .split_whitespace()
+            .any(|n| n.trim_start_matches('@') == "alice"),
+        "alice rejoined #back: {}",
+        names.raw
+    );
+    bob.send("PRIVMSG #back :welcome back").await?;
+    let m = main
+        .expect("bob's message in the room", |p| match p {
+            Payload::ConvMessage(m) if m.buddy_name == room => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(
+        (m.nickname.as_deref(), m.message.as_str()),
+        (Some("bob"), "welcome back")
+    );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
