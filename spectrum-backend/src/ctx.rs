@@ -691,7 +691,10 @@ pub type SubjectBuilder<'a> = Bound<'a, reply::Subject>;
 ///
 /// Thin over the session's room tracker ([`Rooms::joined`]): the first
 /// answer for a room is the whole list, a later one (after a reconnect)
-/// only what changed, and a replayed JOIN_ROOM is answered from it.
+/// only what changed, and a replayed JOIN_ROOM is answered from it. Report
+/// the room's later news through [`Ctx::with_rooms`] too (occupants coming
+/// and going, renames, the subject): a replay answers with what the tracker
+/// knows.
 #[must_use = "a reply does nothing until it is awaited"]
 #[derive(Debug)]
 pub struct RoomJoin<'a> {
