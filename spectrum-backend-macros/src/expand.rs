@@ -111,7 +111,7 @@ fn payload(
     let ty = h.msg_ty.as_ref()?;
     let (_, last) = paths::span_range(ty);
     let payload_of = paths::respan(quote!(#krate::handler::PayloadOf), last);
-    Some(quote_spanned!(last=> <#ty as #payload_of<#ev>>::from_payload(#value)))
+    Some(quote_spanned!(last=> <#ty as #payload_of<#ev>>::from_payload(#value, __ctx)))
 }
 
 /// Normalises the return value into `Result<success>`, converting its error

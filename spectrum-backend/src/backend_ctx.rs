@@ -11,6 +11,11 @@ use tokio::sync::oneshot;
 use crate::outbox::Outbox;
 use crate::{Config, Result, SendError};
 
+/// The config key naming the state database's directory, when it is not
+/// `service.working_dir`.
+#[cfg(feature = "store")]
+pub const STORE_DIR_KEY: &str = "backend.store_dir";
+
 /// Backend-wide context, shared by every session: the config, shared
 /// state, and messages that are not about one user.
 #[derive(Clone)]
@@ -24,6 +29,9 @@ struct Shared {
     state: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     out: Outbox,
     queries: Mutex<VecDeque<oneshot::Sender<String>>>,
+    /// The state database, opened on first use.
+    #[cfg(feature = "store")]
+    store: Mutex<Option<crate::gateway::store::Store>>,
 }
 
 impl std::fmt::Debug for BackendCtx {
@@ -48,6 +56,8 @@ impl BackendCtx {
                 state,
                 out,
                 queries: Mutex::new(VecDeque::new()),
+                #[cfg(feature = "store")]
+                store: Mutex::new(None),
             }),
         }
     }
@@ -55,6 +65,37 @@ impl BackendCtx {
     /// The transport config file.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// The process's state database ([`Store`](crate::gateway::store::Store)),
+    /// opened on first use in the directory named by the config key
+    /// `backend.store_dir` or else `service.working_dir` (the backend's
+    /// working directory in Spectrum 2), as the file
+    /// [`FILE_NAME`](crate::gateway::store::FILE_NAME). A failed open is
+    /// tried again at the next call: an operator may fix the directory
+    /// meanwhile.
+    #[cfg(feature = "store")]
+    pub fn store(
+        &self,
+    ) -> std::result::Result<crate::gateway::store::Store, crate::gateway::store::StoreError> {
+        use crate::gateway::store::{Store, StoreError};
+        let mut slot = self
+            .shared
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = &*slot {
+            return Ok(store.clone());
+        }
+        let config = &self.shared.config;
+        let dir = config
+            .get(STORE_DIR_KEY)
+            .or_else(|| config.get("service.working_dir"))
+            .ok_or(StoreError::NoDirectory { key: STORE_DIR_KEY })?;
+        let store = Store::open(dir)?;
+        tracing::info!(path = %store.path().display(), "state database opened");
+        *slot = Some(store.clone());
+        Ok(store)
     }
 
     /// The id the main instance gave this process (`--service.backend_id`).

@@ -13,6 +13,8 @@ use crate::ctx::{Ctx, VCardReply};
 use crate::events::payload_types;
 use crate::events::{Event, EventKind};
 use crate::handler::{Incoming, PayloadOf};
+use crate::reply::Receipt;
+use crate::view;
 
 macro_rules! markers {
     (
@@ -29,22 +31,25 @@ macro_rules! markers {
             impl Incoming for $s {
                 type Payload = payload_types::$sp;
                 type Output = ();
-                type Meta = ();
+                type Meta = Option<Receipt>;
                 const KIND: EventKind = EventKind::$s;
-                fn extract(event: Event) -> Result<(payload_types::$sp, ()), Event> {
+                fn extract(event: Event) -> Result<(payload_types::$sp, Option<Receipt>), Event> {
                     match event {
-                        Event::$s(p) => Ok((p, ())),
+                        Event::$s(p) => {
+                            let receipt = p.receipt_asked(EventKind::$s);
+                            Ok((p, receipt))
+                        }
                         other => Err(other),
                     }
                 }
-                async fn finish(_ctx: &Ctx, _meta: (), _output: ()) -> crate::Result<()> {
-                    Ok(())
+                async fn finish(ctx: &Ctx, receipt: Option<Receipt>, _output: ()) -> crate::Result<()> {
+                    send_receipt(ctx, receipt).await
                 }
             }
 
             #[diagnostic::do_not_recommend]
             impl PayloadOf<$s> for payload_types::$sp {
-                fn from_payload(payload: payload_types::$sp) -> Self {
+                fn from_payload(payload: payload_types::$sp, _ctx: &Ctx) -> Self {
                     payload
                 }
             }
@@ -70,7 +75,7 @@ macro_rules! markers {
             $(
                 #[diagnostic::do_not_recommend]
                 impl PayloadOf<$l> for payload_types::$lp {
-                    fn from_payload(payload: payload_types::$lp) -> Self {
+                    fn from_payload(payload: payload_types::$lp, _ctx: &Ctx) -> Self {
                         payload
                     }
                 }
@@ -83,7 +88,7 @@ macro_rules! markers {
 
             #[diagnostic::do_not_recommend]
             impl PayloadOf<$r> for payload_types::$rp {
-                fn from_payload(payload: payload_types::$rp) -> Self {
+                fn from_payload(payload: payload_types::$rp, _ctx: &Ctx) -> Self {
                     payload
                 }
             }
@@ -120,5 +125,72 @@ impl Incoming for VCard {
     }
     async fn finish(ctx: &Ctx, (id, buddy): (i32, String), reply: VCardReply) -> crate::Result<()> {
         ctx.send_vcard(id, &buddy, reply).await
+    }
+}
+
+/// The receipt a message asks for: only a CONV_MESSAGE with a non-empty id
+/// does (the XMPP client sent an XEP-0184 request).
+trait AsksReceipt {
+    fn receipt_asked(&self, _kind: EventKind) -> Option<Receipt> {
+        None
+    }
+}
+
+impl AsksReceipt for payload_types::ConversationMessage {
+    fn receipt_asked(&self, kind: EventKind) -> Option<Receipt> {
+        match self.id.as_deref() {
+            Some(id) if kind == EventKind::ConvMessage && !id.is_empty() => {
+                Some(Receipt::new(self.buddy_name.as_str(), id))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl AsksReceipt for payload_types::Status {}
+impl AsksReceipt for payload_types::Room {}
+impl AsksReceipt for payload_types::Buddy {}
+impl AsksReceipt for payload_types::Buddies {}
+impl AsksReceipt for payload_types::VCard {}
+impl AsksReceipt for payload_types::String {}
+
+/// After a handler succeeded: the receipt the message asked for, unless the
+/// handler sent or deferred it.
+async fn send_receipt(ctx: &Ctx, receipt: Option<Receipt>) -> crate::Result<()> {
+    match receipt {
+        Some(r) if !ctx.take_receipt_handled(r.id()) => ctx.send(r).await,
+        _ => Ok(()),
+    }
+}
+
+// The views a handler may take instead of the protocol message. Written
+// out, so that a view given to the wrong event is reported with the impl
+// that names its event.
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<ConvMessage> for view::Message {
+    fn from_payload(payload: payload_types::ConversationMessage, ctx: &Ctx) -> Self {
+        view::Message::new(payload, ctx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<StatusChanged> for view::Presence {
+    fn from_payload(payload: payload_types::Status, _ctx: &Ctx) -> Self {
+        view::Presence::new(payload)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<JoinRoom> for view::Join {
+    fn from_payload(payload: payload_types::Room, _ctx: &Ctx) -> Self {
+        view::Join::new(payload)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl PayloadOf<LeaveRoom> for view::Join {
+    fn from_payload(payload: payload_types::Room, _ctx: &Ctx) -> Self {
+        view::Join::new(payload)
     }
 }

@@ -11,7 +11,9 @@ use crate::{BackendCtx, Ctx, Error, Result, VCardReply};
 /// A backend: the type is one user's session.
 ///
 /// `#[backend]` implements this trait from the tagged methods of an impl
-/// block; it can also be implemented by hand:
+/// block; it can also be implemented by hand. A hand-written `handle` sends
+/// the receipts messages ask for itself ([`Ctx::message_ack`]); the
+/// replayed JOIN_ROOM is answered by the runtime either way.
 ///
 /// ```
 /// use spectrum_backend::prelude::*;
@@ -28,7 +30,7 @@ use crate::{BackendCtx, Ctx, Error, Result, VCardReply};
 ///
 ///     async fn handle(&mut self, ctx: &Ctx, event: Event) -> Result<()> {
 ///         match event {
-///             Event::ConvMessage(m) => ctx.message(&m.buddy_name, &m.message).send().await,
+///             Event::ConvMessage(m) => ctx.message(&m.buddy_name, &m.message).await,
 ///             other => spectrum_backend::unhandled(ctx, other).await,
 ///         }
 ///     }
@@ -105,11 +107,11 @@ pub trait Incoming {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not the payload type of event `{E}`",
     label = "expected `{P}`",
-    note = "the handler for `{E}` receives a `{P}`"
+    note = "the handler for `{E}` receives a `{P}` (or its view in `spectrum_backend::view`, where there is one)"
 )]
 pub trait PayloadOf<E: Incoming, P = <E as Incoming>::Payload>: Sized {
-    /// Converts the decoded payload.
-    fn from_payload(payload: E::Payload) -> Self;
+    /// Converts the decoded payload, for the session of `ctx`.
+    fn from_payload(payload: E::Payload, ctx: &Ctx) -> Self;
 }
 
 /// What a handler may return for an event whose success value is `T`:

@@ -24,8 +24,8 @@
 //!     }
 //!
 //!     #[on(ConvMessage)]
-//!     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-//!         ctx.message(&msg.buddy_name, &msg.message).send().await
+//!     async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+//!         ctx.message(msg.to(), msg.text()).await
 //!     }
 //! }
 //!
@@ -50,8 +50,28 @@
 //! * Input waiting for handlers is bounded ([`Runtime::input_limits`]): when
 //!   it is full the backend stops reading (and keeps Spectrum 2 informed it
 //!   is alive); a stuck handler's session is ended with DISCONNECTED.
-//! * [`Ctx`] has one helper per message a backend sends, bound to the user.
-//!   It is `Clone + Send + 'static`: a session's own tasks keep a clone.
+//! * Handlers may take a [`view`] of what the user sent instead of the
+//!   protocol message: `view::Message` says whether it is for a contact, a
+//!   room or a room occupant, decodes the wire's empty-string conventions,
+//!   and keeps the protocol message reachable.
+//! * Replies are values ([`reply`]) that do not borrow anything: build them
+//!   in a network read loop, store them, send them with [`Ctx::send`] or in
+//!   one write with [`Ctx::send_all`]. [`Ctx`] has one helper per message,
+//!   bound to the user, that is awaited to send: `ctx.message(to,
+//!   text).await`. `Ctx` is `Clone + Send + 'static`: a session's own tasks
+//!   keep a clone.
+//! * A message that asks for a receipt gets CONV_MESSAGE_ACK when its
+//!   handler succeeds ([`view::Message::defer_receipt`] sends it later).
+//! * The session's rooms ([`Ctx::with_rooms`]) answer the JOIN_ROOM that
+//!   Spectrum 2 replays after CONNECTED without calling the handler again.
+//! * A connection to the legacy network ([`gateway::link`]) is reported to
+//!   Spectrum 2 and the user by [`Ctx::follow_link`]; [`Ctx::ask`] asks the
+//!   user a question (a one-time code) through a pseudo-contact.
+//! * With the `store` feature, `ctx.store()` is the user's state that
+//!   survives restarts, in an SQLite file in `service.working_dir` (or the
+//!   directory of the config key `backend.store_dir`).
+//!
+//! The [`tutorial`] goes from the smallest backend to a networked one.
 //!
 //! Handlers may be `async` or not, may omit `ctx`, and may return `()` or
 //! `Result<(), E>` with `E: Into<Error>`. See [`event`] for every event and
@@ -62,6 +82,7 @@
 extern crate self as spectrum_backend;
 
 mod args;
+mod ask;
 mod backend_ctx;
 mod capabilities;
 mod config;
@@ -75,31 +96,43 @@ pub mod gateway;
 // a backend author touches.
 #[doc(hidden)]
 pub mod handler;
+mod links;
 mod logging;
 mod outbox;
+mod prompt;
+pub mod reply;
 mod runtime;
 mod session;
 mod session_queue;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tutorial;
+pub mod view;
 
 pub use args::{Args, ArgsError, USAGE};
+pub use ask::{Ask, DEFAULT_ASK_CONTACT, DEFAULT_ASK_TIMEOUT};
 pub use backend_ctx::BackendCtx;
+#[cfg(feature = "store")]
+pub use backend_ctx::STORE_DIR_KEY;
 pub use capabilities::Capabilities;
 pub use config::{Config, ConfigError};
 pub use ctx::{
-    BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder, VCardReply,
+    Bound, BuddyBuilder, Ctx, MessageBuilder, ParticipantBuilder, RoomJoin, SubjectBuilder,
+    VCardReply,
 };
 pub use error::{Error, Result, RunError, SendError};
 pub use events::{Event, EventKind};
 pub use handler::{Backend, unhandled};
+pub use links::LinkReport;
+pub use prompt::AskError;
 pub use runtime::{
     DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,
     exit_with, main,
 };
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;
+
 pub use spectrum_proto::{ConnectionError, ParticipantFlag, StatusType};
 
 /// What a backend needs in scope.
@@ -108,5 +141,5 @@ pub mod prelude {
         Buddies, Buddy, ConnectionError, ConversationMessage, Login, Logout, ParticipantFlag, Room,
         Status, StatusType, VCard,
     };
-    pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on};
+    pub use crate::{BackendCtx, Ctx, Error, Result, VCardReply, backend, on, reply, view};
 }

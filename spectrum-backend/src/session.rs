@@ -12,16 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::FutureExt as _;
-use spectrum_proto::{self as proto, ConnectionError, Payload};
+use spectrum_proto::{self as proto, ConnectionError};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::Error;
 use crate::backend_ctx::BackendCtx;
-use crate::ctx::{Ctx, VCardReply, new_participant, vcard_payload};
+use crate::ctx::{Ctx, VCardReply, vcard_payload};
 use crate::events::Event;
 use crate::handler::Backend;
+use crate::reply::{self, Reply as _};
 use crate::session_queue;
 
 /// What an event is taken to cost in memory while queued, besides its frame:
@@ -262,6 +263,11 @@ impl<B: Backend> Sessions<B> {
         if entry.queue.is_closed() {
             return Routed::NoSession(event);
         }
+        // The answer to a question (`Ctx::ask`) skips the queue: the asker
+        // may be the Login handler the queue waits for.
+        let Some(event) = entry.ctx.prompts().answer(event) else {
+            return Routed::Queued;
+        };
         let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
         if user_bytes == 0 {
             entry.full_since = None;
@@ -494,7 +500,18 @@ async fn run<B: Backend>(
                 drop(ticket);
                 let name = event.name();
                 tracing::debug!(event = name, "handling");
-                if let Err(failure) = guarded(Box::pin(session.handle(ctx, *event))).await {
+                let event = match ctx.before_handler(*event).await {
+                    Ok(Some(event)) => event,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(event = name, "could not answer: {e}");
+                        continue;
+                    }
+                };
+                let leaving = Ctx::leaving(&event);
+                let handled = guarded(Box::pin(session.handle(ctx, event))).await;
+                ctx.left(leaving);
+                if let Err(failure) = handled {
                     Box::pin(disconnect(ctx, &failure, name)).await;
                     if let Failure::Panic(_) = failure {
                         // The session's state is unknown after a panic: drop it.
@@ -547,13 +564,11 @@ pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
         Event::VCard(req) => {
             vcard_payload(req.user_name, req.buddy_name, req.id, VCardReply::default())
         }
-        Event::JoinRoom(room) => {
-            let mut own = new_participant(&room.user_name, room.room, room.nickname);
-            own.flag = proto::ParticipantFlag::RoomNotFound.bit();
-            own.status = proto::StatusType::StatusNone as i32;
-            own.status_message = Some("you are not logged in to the legacy network".to_owned());
-            Payload::ParticipantChanged(own)
-        }
+        Event::JoinRoom(room) => reply::Participant::new(room.room, room.nickname)
+            .flag(proto::ParticipantFlag::RoomNotFound)
+            .left()
+            .status_message("you are not logged in to the legacy network")
+            .into_payload(&room.user_name),
         _ => return,
     };
     let backend = backend.clone();

@@ -24,7 +24,7 @@
 //!
 //!     #[on(ConvMessage)]
 //!     async fn message(&mut self, ctx: &Ctx, m: ConversationMessage) -> Result<()> {
-//!         ctx.message(&m.buddy_name, &m.message).send().await
+//!         ctx.message(&m.buddy_name, &m.message).await
 //!     }
 //! }
 //!

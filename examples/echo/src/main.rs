@@ -25,19 +25,18 @@ impl Echo {
         if login.legacy_name.trim().is_empty() {
             return Err(Error::invalid_username("a legacy name is required"));
         }
-        ctx.buddy("echo").alias("Echo").group("Bots").send().await?;
+        ctx.buddy("echo").alias("Echo").group("Bots").await?;
         Ok(Echo { echoed: 0 })
     }
 
-    /// Types, then answers with the same text from the same contact.
+    /// Types, then answers with the same text from the same contact. The
+    /// receipt the user's client may have asked for goes out when this
+    /// returns `Ok`.
     #[on(ConvMessage)]
-    async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-        ctx.typing(&msg.buddy_name).await?;
-        ctx.message(&msg.buddy_name, &msg.message).send().await?;
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        ctx.typing(msg.to()).await?;
+        ctx.message(msg.to(), msg.text()).await?;
         self.echoed += 1;
-        if let Some(id) = msg.id.filter(|id| !id.is_empty()) {
-            ctx.message_ack(&msg.buddy_name, id).await?;
-        }
         Ok(())
     }
 

@@ -307,6 +307,9 @@ impl Matrix {
     /// cannot be sent is answered with an explanation, from the same buddy.
     #[on(ConvMessage)]
     async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
+        // The receipt is sent when the partner's Matrix read receipt comes
+        // back (see `expect_receipt`), not when the handler returns.
+        let _ = ctx.defer_receipt(&msg);
         let target = self.target(&msg.buddy_name);
         if let Err(e) = self.send(ctx, &target, &msg).await {
             tracing::info!("message not sent: {e}");

@@ -50,7 +50,9 @@ impl Session {
     /// `Error::authentication_failed` (2) or `Error::invalid_username` (1)
     /// are final, `Error::network` (0) makes Spectrum 2 retry up to 3 times.
     /// Send the user's roster with `ctx.buddy(..)` (or `ctx.buddies(..)`)
-    /// now or whenever the network delivers it.
+    /// now or whenever the network delivers it. Replies are values
+    /// (`spectrum_backend::reply`): a network read loop can build them
+    /// without `ctx` and send them with `ctx.send(..)` or `ctx.send_all(..)`.
     #[on(Login)]
     async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
         let settings: Settings = ctx
@@ -61,7 +63,7 @@ impl Session {
             return Err(Error::invalid_username("no legacy account name was given"));
         }
         if let Some(greeting) = settings.greeting {
-            ctx.message(env!("CARGO_PKG_NAME"), greeting).send().await?;
+            ctx.message(env!("CARGO_PKG_NAME"), greeting).await?;
         }
         Ok(Session {
             legacy_name: login.legacy_name,
@@ -90,27 +92,26 @@ impl Session {
     }
 
     /// CONV_MESSAGE: the user wrote to a contact, a room, or a room occupant
-    /// (`buddy_name` is then `room/nick`).
+    /// (`msg.target()` tells which).
     ///
-    /// Deliver it. If `id` is set the XMPP client wants a receipt: answer
-    /// with `ctx.message_ack(buddy, id)` once delivered. Room messages are not
-    /// echoed by Spectrum 2: send the user's own message back with
-    /// `ctx.room_message(room, own_nick, text)`.
+    /// Deliver it. If the XMPP client asked for a receipt, the runtime sends
+    /// it when this returns `Ok`; to send it only once the network confirms
+    /// delivery, keep `msg.defer_receipt(ctx)` and `ctx.send(..)` it later.
+    /// Room messages are not echoed by Spectrum 2: send the user's own
+    /// message back with `ctx.room_message(room, own_nick, text)`.
     #[on(ConvMessage)]
-    async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-        if let Some(nick) = self.rooms.get(&msg.buddy_name) {
-            ctx.room_message(&msg.buddy_name, nick, &msg.message)
-                .send()
-                .await?;
-        }
-        if let Some(id) = msg.id.filter(|id| !id.is_empty()) {
-            ctx.message_ack(&msg.buddy_name, id).await?;
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        if let view::Target::Room(room) = msg.target()
+            && let Some(nick) = self.rooms.get(room)
+        {
+            ctx.room_message(room, nick, msg.text()).await?;
         }
         Ok(())
     }
 
-    /// JOIN_ROOM: join a room (also re-sent after every CONNECTED: make it
-    /// harmless for a room already joined).
+    /// JOIN_ROOM: join a room. Spectrum 2 sends it again after every
+    /// CONNECTED: the runtime answers that replay itself for a room answered
+    /// with `ctx.room_joined(..)`, without calling this again.
     ///
     /// Answer with every occupant and then the user, using
     /// `ctx.room_joined(&join)`; add `.nickname(actual)` if the network
@@ -119,9 +120,10 @@ impl Session {
     /// participant with an error flag (`ParticipantFlag::RoomNotFound`,
     /// `NotAuthorized` or `Conflict`) via `ctx.participant(..)`.
     #[on(JoinRoom)]
-    async fn join(&mut self, ctx: &Ctx, join: Room) -> Result<()> {
-        self.rooms.insert(join.room.clone(), join.nickname.clone());
-        ctx.room_joined(&join).send().await
+    async fn join(&mut self, ctx: &Ctx, join: view::Join) -> Result<()> {
+        self.rooms
+            .insert(join.room().to_owned(), join.nickname().to_owned());
+        ctx.room_joined(&join).await
     }
 
     /// LEAVE_ROOM: leave the room. Nothing is expected back.
@@ -137,10 +139,7 @@ impl Session {
     #[on(RoomSubjectChanged)]
     async fn subject(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
         let nick = self.rooms.get(&msg.buddy_name).cloned().unwrap_or_default();
-        ctx.subject(&msg.buddy_name, &msg.message)
-            .by(nick)
-            .send()
-            .await
+        ctx.subject(&msg.buddy_name, &msg.message).by(nick).await
     }
 
     /// BUDDY_CHANGED: the user added, accepted or renamed a contact.
@@ -159,7 +158,7 @@ impl Session {
         for group in buddy.group {
             reply = reply.group(group);
         }
-        reply.send().await
+        reply.await
     }
 
     /// BUDDY_REMOVED: the user removed a contact or rejected a request.

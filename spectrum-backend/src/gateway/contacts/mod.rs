@@ -55,16 +55,16 @@ fn key(name: &str) -> String {
 
 /// A BUDDY_CHANGED or BUDDY_REMOVED body with every field set.
 fn buddy(user: &str, name: &str, c: &Contact) -> proto::Buddy {
-    proto::Buddy {
-        user_name: user.to_owned(),
-        buddy_name: name.to_owned(),
-        alias: Some(c.alias.clone()),
-        group: c.groups.clone(),
-        status: Some(c.status as i32),
-        status_message: Some(c.status_message.clone()),
-        icon_hash: Some(c.icon_hash.clone()),
-        blocked: Some(c.blocked),
-    }
+    let reply = crate::reply::Buddy::new(name)
+        .alias(c.alias.as_str())
+        .status(c.status)
+        .status_message(c.status_message.as_str())
+        .icon_hash(c.icon_hash.as_str())
+        .blocked(c.blocked);
+    c.groups
+        .iter()
+        .fold(reply, |b, g| b.group(g.as_str()))
+        .into_proto(user)
 }
 
 impl Contacts {

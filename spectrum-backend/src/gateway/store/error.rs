@@ -10,6 +10,14 @@ use rusqlite::ErrorCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// The config names no directory for the database.
+    #[error(
+        "no directory for the state database: set `{key}` (or `service.working_dir`) in the config"
+    )]
+    NoDirectory {
+        /// The config key to set.
+        key: &'static str,
+    },
     /// The directory for the database cannot be created.
     #[error("cannot create the state directory {path}: {source}")]
     Directory {
@@ -86,5 +94,13 @@ impl StoreError {
             ) => StoreError::Unwritable { path, source },
             _ => StoreError::Database { path, source },
         }
+    }
+}
+
+/// A handler that cannot reach its state ends the session with
+/// OTHER_ERROR, the operator's text in the log and the user's message.
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> crate::Error {
+        crate::Error::other(e.to_string())
     }
 }

@@ -1,0 +1,215 @@
+//! Links and prompts of the author layer over real sockets: a legacy
+//! server that drops the connection (the user is told, then told it is
+//! back), one that is gone for good (DISCONNECTED with the link's code),
+//! and a two-factor login that asks the user for a code through a
+//! pseudo-contact, answered or not in time.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use spectrum_backend::gateway::link::{Backoff, Line, LineCodec, Link, LinkSettings};
+use spectrum_backend::prelude::*;
+use spectrum_backend::proto::{self, Payload};
+use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
+use spectrum_backend::{DEFAULT_ASK_CONTACT, LinkReport};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
+
+const USER: &str = "alice@layer.localhost";
+
+fn config(server: std::net::SocketAddr) -> String {
+    format!("[service]\njid = layer.localhost\n[backend]\nserver = {server}\n")
+}
+
+struct Linked {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl Linked {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let server: std::net::SocketAddr = ctx
+            .config()
+            .get("backend.server")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::invalid_settings("backend.server"))?;
+        let settings = LinkSettings {
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(100),
+                attempts: Some(3),
+                jitter: false,
+            },
+            ..LinkSettings::new("test net")
+        };
+        let link = Link::spawn(settings, LineCodec::new(512), move || async move {
+            Ok(TcpStream::connect(server).await?)
+        });
+        ctx.follow_link(link.watch(), LinkReport::new("test net"));
+        Ok(Linked { _link: link })
+    }
+}
+
+async fn message_from(main: &mut MainInstance, contact: &str) -> HarnessResult<String> {
+    main.expect(&format!("a message from {contact}"), |p| match p {
+        Payload::ConvMessage(m) if m.buddy_name == contact => Some(m.message.clone()),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_dropped_link_is_told_to_the_user_and_so_is_its_return() -> HarnessResult<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"hello\r\n").await.unwrap();
+        drop(first);
+        let (second, _) = listener.accept().await.unwrap();
+        second
+    });
+    let mut main = MainInstance::start::<Linked>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let lost = message_from(&mut main, "test net").await?;
+    assert!(
+        lost.starts_with("Lost the connection to test net (the server closed the connection)"),
+        "{lost}"
+    );
+    assert_eq!(
+        message_from(&mut main, "test net").await?,
+        "reconnected to test net"
+    );
+    // One CONNECTED only, whoever sent it first.
+    let connected = main
+        .received()
+        .filter(|p| matches!(p, Payload::Connected(_)))
+        .count();
+    assert_eq!(connected, 1);
+    let _second = server.await.unwrap();
+    main.exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_link_that_gives_up_disconnects_with_its_code() -> HarnessResult<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts once, then the server is gone for good.
+    tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(listener);
+        drop(first);
+    });
+    let mut main = MainInstance::start::<Linked>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let d = main
+        .expect("DISCONNECTED", |p| match p {
+            Payload::Disconnected(d) => Some(d.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(d.error, ConnectionError::NetworkError as i32);
+    let text = d.message.unwrap_or_default();
+    assert!(
+        text.starts_with("Cannot connect to test net") && text.ends_with("gave up."),
+        "{text}"
+    );
+    main.exit().await?;
+    Ok(())
+}
+
+/// A login that needs a one-time code when the password says so.
+struct TwoFactor;
+
+#[backend]
+impl TwoFactor {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
+        if login.password == "2fa" {
+            let code = ctx
+                .ask("Enter the code we sent you")
+                .timeout(Duration::from_millis(800))
+                .await?;
+            if code.trim() != "123456" {
+                return Err(Error::authentication_failed("wrong code"));
+            }
+            ctx.message("network", format!("logged in with code {code}"))
+                .await?;
+        }
+        Ok(TwoFactor)
+    }
+
+    #[on(ConvMessage)]
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        ctx.message(
+            "network",
+            format!("handler got {:?} for {}", msg.text(), msg.to()),
+        )
+        .await
+    }
+}
+
+async fn login_2fa(main: &mut MainInstance) -> HarnessResult<()> {
+    main.send(Payload::Login(proto::Login {
+        user: USER.into(),
+        legacy_name: "alice".into(),
+        password: "2fa".into(),
+        extra_fields: Vec::new(),
+        settings: Some(proto::login::UserSettings::default()),
+    }))
+    .await?;
+    // Asking makes the user connected first: Spectrum 2 would drop the
+    // question otherwise.
+    main.expect_type(proto::MessageType::Connected).await?;
+    let question = message_from(main, DEFAULT_ASK_CONTACT).await?;
+    assert_eq!(question, "Enter the code we sent you");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_two_factor_code_is_asked_and_answered_during_login() -> HarnessResult<()> {
+    let mut main = MainInstance::start::<TwoFactor>("[service]\njid = layer.localhost\n").await?;
+    main.handshake().await?;
+    login_2fa(&mut main).await?;
+    main.send_message(USER, DEFAULT_ASK_CONTACT, "123456")
+        .await?;
+    assert_eq!(
+        message_from(&mut main, "network").await?,
+        "logged in with code 123456"
+    );
+    // With no question open, the pseudo-contact is an ordinary contact.
+    main.send_message(USER, DEFAULT_ASK_CONTACT, "hi").await?;
+    assert_eq!(
+        message_from(&mut main, "network").await?,
+        "handler got \"hi\" for transport"
+    );
+    main.exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unanswered_question_times_out_with_a_clear_error() -> HarnessResult<()> {
+    let mut main = MainInstance::start::<TwoFactor>("[service]\njid = layer.localhost\n").await?;
+    main.handshake().await?;
+    login_2fa(&mut main).await?;
+    // A message to another contact is not an answer.
+    main.send_message(USER, "bob", "not the code").await?;
+    let d = main
+        .expect("DISCONNECTED", |p| match p {
+            Payload::Disconnected(d) => Some(d.clone()),
+            _ => None,
+        })
+        .await?;
+    let text = d.message.unwrap_or_default();
+    assert!(
+        text.contains("no answer from the user to \"transport\" within 800ms"),
+        "{text}"
+    );
+    main.exit().await?;
+    Ok(())
+}
