@@ -3,13 +3,12 @@
 //! pseudo-contact while it reconnects.
 
 use spectrum_proto::Payload;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::Result;
 use crate::ctx::Ctx;
-use crate::gateway::link::LinkState;
+use crate::gateway::link::{LinkState, LinkStates};
 use crate::reply::{Disconnect, Message, Reply as _};
 
 /// Turns [`LinkState`]s into what Spectrum 2 and the user are told:
@@ -93,30 +92,29 @@ impl Ctx {
         Ok(())
     }
 
-    /// Reports every state of a link (its [`Link::watch`](crate::gateway::link::Link::watch))
-    /// from a task of its own, until the link gives up or is closed, or the
-    /// session ends.
-    pub fn follow_link(
-        &self,
-        mut states: watch::Receiver<LinkState>,
-        mut report: LinkReport,
-    ) -> JoinHandle<()> {
+    /// Reports every state of a link (its [`Link::states`](crate::gateway::link::Link::states),
+    /// every transition in order: a drop and a quick reconnect are both
+    /// told) from a task of its own, until the link gives up or is closed,
+    /// or the session ends.
+    pub fn follow_link(&self, mut states: LinkStates, mut report: LinkReport) -> JoinHandle<()> {
         let ctx = self.clone();
         let span = tracing::Span::current();
         tokio::spawn(
             async move {
                 loop {
-                    let state = states.borrow_and_update().clone();
+                    let state = tokio::select! {
+                        state = states.next() => match state {
+                            Some(state) => state,
+                            None => return,
+                        },
+                        () = ctx.ended() => return,
+                    };
                     if let Err(e) = ctx.report_link(&mut report, &state).await {
                         tracing::debug!("link state not reported: {e}");
                         return;
                     }
                     if matches!(state, LinkState::GaveUp { .. } | LinkState::Closed) {
                         return;
-                    }
-                    tokio::select! {
-                        changed = states.changed() => if changed.is_err() { return },
-                        () = ctx.ended() => return,
                     }
                 }
             }

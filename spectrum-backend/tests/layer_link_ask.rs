@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use spectrum_backend::gateway::link::{Backoff, Line, LineCodec, Link, LinkSettings};
+use spectrum_backend::gateway::link::{
+    Backoff, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+};
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
@@ -47,7 +49,7 @@ impl Linked {
         let link = Link::spawn(settings, LineCodec::new(512), move || async move {
             Ok(TcpStream::connect(server).await?)
         });
-        ctx.follow_link(link.watch(), LinkReport::new("test net"));
+        ctx.follow_link(link.states(), LinkReport::new("test net"));
         Ok(Linked { _link: link })
     }
 }
@@ -89,6 +91,74 @@ async fn a_dropped_link_is_told_to_the_user_and_so_is_its_return() -> HarnessRes
         .filter(|p| matches!(p, Payload::Connected(_)))
         .count();
     assert_eq!(connected, 1);
+    let _second = server.await.unwrap();
+    main.exit().await?;
+    Ok(())
+}
+
+/// Follows its link only once the link has been dropped and is back (an
+/// instant reconnect, no backoff delay): every transition is still told.
+struct LateFollower {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl LateFollower {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let server: std::net::SocketAddr = ctx
+            .config()
+            .get("backend.server")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::invalid_settings("backend.server"))?;
+        let settings = LinkSettings {
+            backoff: Backoff {
+                base: Duration::ZERO,
+                max: Duration::ZERO,
+                attempts: Some(3),
+                jitter: false,
+            },
+            ..LinkSettings::new("test net")
+        };
+        let mut link = Link::spawn(settings, LineCodec::new(512), move || async move {
+            Ok(TcpStream::connect(server).await?)
+        });
+        let states = link.states();
+        let mut ups = 0;
+        while ups < 2 {
+            match link.next().await {
+                Some(LinkEvent::State(LinkState::Up)) => ups += 1,
+                Some(_) => {}
+                None => return Err(Error::network("the link ended")),
+            }
+        }
+        ctx.follow_link(states, LinkReport::new("test net"));
+        Ok(LateFollower { _link: link })
+    }
+}
+
+#[tokio::test]
+async fn a_drop_and_an_instant_reconnect_are_both_told_to_the_user() -> HarnessResult<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(first);
+        let (second, _) = listener.accept().await.unwrap();
+        second
+    });
+    let mut main = MainInstance::start::<LateFollower>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let lost = message_from(&mut main, "test net").await?;
+    assert!(
+        lost.starts_with("Lost the connection to test net (the server closed the connection)"),
+        "{lost}"
+    );
+    assert_eq!(
+        message_from(&mut main, "test net").await?,
+        "reconnected to test net"
+    );
     let _second = server.await.unwrap();
     main.exit().await?;
     Ok(())
