@@ -18,7 +18,8 @@ use crate::reply::{Disconnect, Message, Reply as _};
 ///   unless [`LinkReport::contact`] says otherwise) saying why and when the
 ///   next try comes;
 /// * `Up` after `Retrying`: a message saying the link is back;
-/// * `GaveUp`: DISCONNECTED with the state's code and reason.
+/// * `GaveUp`: DISCONNECTED with the state's code and reason (or, for a
+///   link that is not the whole session, a message: [`LinkReport::keeps_session`]).
 ///
 /// Use it through [`Ctx::report_link`] or [`Ctx::follow_link`];
 /// [`LinkReport::frames`] gives the frames without sending them.
@@ -28,6 +29,7 @@ pub struct LinkReport {
     contact: String,
     was_up: bool,
     retrying: bool,
+    keeps_session: bool,
 }
 
 impl LinkReport {
@@ -39,7 +41,22 @@ impl LinkReport {
             network,
             was_up: false,
             retrying: false,
+            keeps_session: false,
         }
+    }
+
+    /// The link is one of several of the session (a gateway connected to
+    /// several networks at once): when it gives up, the user is told by a
+    /// message and the session goes on, instead of DISCONNECTED.
+    pub fn keeps_session(mut self) -> Self {
+        self.keeps_session = true;
+        self
+    }
+
+    /// The link now goes to `network` (a list of servers tried in turn):
+    /// later messages name it.
+    pub fn set_network(&mut self, network: impl Into<String>) {
+        self.network = network.into();
     }
 
     /// The pseudo-contact the messages come from.
@@ -70,7 +87,11 @@ impl LinkReport {
             }
             LinkState::GaveUp { code, .. } => {
                 self.retrying = false;
-                vec![Disconnect::new(*code, state.describe(&self.network)).into_payload(user)]
+                let text = state.describe(&self.network);
+                vec![match self.keeps_session {
+                    true => Message::new(self.contact.as_str(), text).into_payload(user),
+                    false => Disconnect::new(*code, text).into_payload(user),
+                }]
             }
             LinkState::Connecting { .. } | LinkState::Closed => Vec::new(),
         }

@@ -193,6 +193,76 @@ async fn a_link_that_gives_up_disconnects_with_its_code() -> HarnessResult<()> {
     Ok(())
 }
 
+/// A link that is one of several of the session (`keeps_session`).
+struct SideLink {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl SideLink {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let server: std::net::SocketAddr = ctx
+            .config()
+            .get("backend.server")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::invalid_settings("backend.server"))?;
+        let settings = LinkSettings {
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(10),
+                attempts: Some(1),
+                jitter: false,
+            },
+            ..LinkSettings::new("side net")
+        };
+        let link = Link::spawn(settings, LineCodec::new(512), move || async move {
+            Ok(TcpStream::connect(server).await?)
+        });
+        let report = LinkReport::new("side net").contact("side").keeps_session();
+        ctx.follow_link(link.states(), report);
+        Ok(SideLink { _link: link })
+    }
+
+    #[on(ConvMessage)]
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        ctx.message(msg.to(), msg.text()).await
+    }
+}
+
+#[tokio::test]
+async fn a_link_that_keeps_the_session_gives_up_with_a_message() -> HarnessResult<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(listener);
+        drop(first);
+    });
+    let mut main = MainInstance::start::<SideLink>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let lost = message_from(&mut main, "side").await?;
+    assert!(
+        lost.starts_with("Lost the connection to side net"),
+        "{lost}"
+    );
+    let gave_up = message_from(&mut main, "side").await?;
+    assert!(
+        gave_up.starts_with("Cannot connect to side net") && gave_up.ends_with("gave up."),
+        "{gave_up}"
+    );
+    // The session goes on.
+    main.send_message(USER, "bob", "still here?").await?;
+    assert_eq!(message_from(&mut main, "bob").await?, "still here?");
+    main.expect_none("DISCONNECTED", Duration::from_millis(100), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    main.exit().await?;
+    Ok(())
+}
+
 /// A login that needs a one-time code when the password says so.
 struct TwoFactor;
 
