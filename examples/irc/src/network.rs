@@ -303,6 +303,9 @@ impl Reader {
 
     /// Frames for Spectrum 2.
     async fn report(&self, frames: Vec<Payload>) {
+        if frames.is_empty() {
+            return;
+        }
         if let Err(e) = self.ctx.send_all(frames).await {
             tracing::debug!("could not report to the main instance: {e}");
         }
@@ -312,31 +315,17 @@ impl Reader {
     /// up, contacts offline while down, the rooms of a network given up.
     async fn on_state(&mut self, link: &IrcLink, state: LinkState) {
         let server = lock(&self.state).server.to_string();
-        match &state {
-            LinkState::Retrying { .. } | LinkState::GaveUp { .. } => {
-                tracing::warn!(%server, "{}", state.describe(&server));
-            }
-            _ => {}
-        }
-        if let LinkState::GaveUp { code, .. } = &state
-            && let Some(login) = self.login.take()
-        {
-            // The login's own error: the runtime sends it as DISCONNECTED.
-            let _ = login.send(Err(Error::new(*code, state.describe(&server))));
-            return;
-        }
-        // CONNECTED (the first time) before anything from the server is
-        // reported: Spectrum 2 drops messages for users not yet connected.
-        self.report.set_network(&server);
-        if let Err(e) = self.ctx.report_link(&mut self.report, &state).await {
-            tracing::debug!("could not report the link: {e}");
-        }
         let frames = match &state {
-            LinkState::Up => return self.on_up(link).await,
-            LinkState::Retrying { .. } => lock(&self.state).contacts.all_offline(),
+            LinkState::Up => Vec::new(),
+            LinkState::GaveUp { code, .. } if let Some(login) = self.login.take() => {
+                // The login's own error: the runtime sends it as DISCONNECTED.
+                let _ = login.send(Err(Error::new(*code, state.describe(&server))));
+                return;
+            }
             LinkState::GaveUp { .. } => {
-                // The rooms on this server end (in gateway mode, the
-                // session goes on with the other networks).
+                // The rooms on this server end, before the session (in
+                // gateway mode, the session goes on with other networks).
+                tracing::warn!(%server, "{}", state.describe(&server));
                 let text = state.describe(&server);
                 let mut s = lock(&self.state);
                 let mut frames = self.ctx.with_rooms(|rooms| {
@@ -348,9 +337,22 @@ impl Reader {
                 frames.extend(s.contacts.all_offline());
                 frames
             }
+            LinkState::Retrying { .. } => {
+                tracing::warn!(%server, "{}", state.describe(&server));
+                lock(&self.state).contacts.all_offline()
+            }
             LinkState::Connecting { .. } | LinkState::Closed => return,
         };
         self.report(frames).await;
+        // CONNECTED (the first time) before anything from the server is
+        // reported: Spectrum 2 drops messages for users not yet connected.
+        self.report.set_network(&server);
+        if let Err(e) = self.ctx.report_link(&mut self.report, &state).await {
+            tracing::debug!("could not report the link: {e}");
+        }
+        if state == LinkState::Up {
+            self.on_up(link).await;
+        }
     }
 
     /// Welcomed: identify, set the away state again, rejoin the rooms of

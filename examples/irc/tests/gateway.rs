@@ -273,3 +273,48 @@ async fn two_networks_keep_their_rooms_apart() -> TestResult {
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
+
+/// A network given up for good ends its rooms and says so; the session and
+/// its other networks go on.
+#[tokio::test]
+async fn a_gateway_network_given_up_ends_its_rooms_not_the_session() -> TestResult {
+    let mut gone = Ngircd::start().await?;
+    let other = Ngircd::start().await?;
+    let config = format!("{GATEWAY}irc_reconnect_attempts = 1\n");
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_irc"), config).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let network = format!("127.0.0.1:{}", gone.port());
+    let room = format!("#lost%{network}");
+    main.join_room(USER, &room, "alice", "").await?;
+    gone.stop();
+    let left = main
+        .expect("alice out of the room", |p| match p {
+            Payload::ParticipantChanged(p) if p.room == room && p.nickname == "alice" => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(left.status, StatusType::StatusNone as i32);
+    let reason = left.status_message.unwrap_or_default();
+    assert!(
+        reason.contains(&network) && reason.contains("gave up"),
+        "{reason}"
+    );
+    let told = main
+        .expect("news that the network is given up", |p| match p {
+            Payload::ConvMessage(m) if m.message.contains("gave up") => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(told.buddy_name, "127.0.0.1");
+    main.expect_none("DISCONNECTED", std::time::Duration::from_millis(200), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    let room = format!("#ok%127.0.0.1:{}", other.port());
+    assert_eq!(main.join_room(USER, &room, "alice", "").await?.len(), 1);
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
