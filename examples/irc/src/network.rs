@@ -12,8 +12,8 @@ use spectrum_backend::gateway::link::{
 use spectrum_backend::proto::Payload;
 use spectrum_backend::{ConnectionError, Ctx, Error, LinkReport, Result as SessionResult};
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
 use crate::settings::Settings;
@@ -34,7 +34,8 @@ pub(crate) struct Network {
     link_state: watch::Receiver<LinkState>,
     state: Arc<Mutex<State>>,
     stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    /// The read task; dropping the network stops it at once.
+    task: AbortOnDropHandle<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,7 +160,7 @@ impl Network {
             link_state: link.watch(),
             state,
             stop: stop.clone(),
-            task: Some(tokio::spawn(reader.run(link, stop))),
+            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
         };
         match up.await {
             Ok(Ok(())) => Ok(network),
@@ -220,19 +221,11 @@ impl Network {
             tracing::info!("the QUIT could not be queued in time");
         }
         self.stop.cancel();
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(QUIT_TIMEOUT, &mut task).await.is_err()
+        if tokio::time::timeout(QUIT_TIMEOUT, &mut self.task)
+            .await
+            .is_err()
         {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
+            tracing::info!("the connection did not close in time");
         }
     }
 }
