@@ -7,7 +7,9 @@
 //! jittered exponential [`Backoff`] until it gives up. The owner sees every
 //! [`LinkState`] in order with the input ([`Link::next`]) and maps it to
 //! CONNECTED / DISCONNECTED and to a sentence for the user
-//! ([`LinkState::frame`], [`LinkState::describe`]).
+//! ([`LinkState::frame`], [`LinkState::describe`]); another task gets every
+//! transition too from [`Link::states`] (what
+//! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
 //! A network that is no byte stream (an HTTP long-poll) keeps the same
 //! backoff and states with [`Retries`] around its own loop.
