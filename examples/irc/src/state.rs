@@ -83,8 +83,8 @@ fn kick_reason(by: Option<&str>, reason: Option<&str>) -> String {
 }
 
 impl State {
-    /// The state of `user` welcomed as `nick`; `suffix` is `%server` in
-    /// gateway mode.
+    /// The state of `user`, to be welcomed as `nick`, first on `server`;
+    /// `suffix` is `%server` in gateway mode.
     pub(crate) fn new(user: &str, nick: &str, server: &Server, suffix: Option<String>) -> State {
         State {
             server: server.clone(),
