@@ -65,11 +65,9 @@ impl State {
     ) -> Vec<Payload> {
         let mut out = Vec::new();
         if fold(nick) != fold(&self.nick) {
+            // The tracker says nothing where nothing changed.
             for room in self.rooms_of(rooms) {
-                let Some(o) = rooms.occupant_of(&room, nick) else {
-                    continue;
-                };
-                if o.status != status || o.status_message != text {
+                if let Some(o) = rooms.occupant_of(&room, nick) {
                     let changed = o.clone().status(status, text);
                     out.extend(rooms.occupant(&room, changed));
                 }
