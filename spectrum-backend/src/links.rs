@@ -3,13 +3,12 @@
 //! pseudo-contact while it reconnects.
 
 use spectrum_proto::Payload;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::Result;
 use crate::ctx::Ctx;
-use crate::gateway::link::LinkState;
+use crate::gateway::link::{LinkState, LinkStates};
 use crate::reply::{Disconnect, Message, Reply as _};
 
 /// Turns [`LinkState`]s into what Spectrum 2 and the user are told:
@@ -19,7 +18,8 @@ use crate::reply::{Disconnect, Message, Reply as _};
 ///   unless [`LinkReport::contact`] says otherwise) saying why and when the
 ///   next try comes;
 /// * `Up` after `Retrying`: a message saying the link is back;
-/// * `GaveUp`: DISCONNECTED with the state's code and reason.
+/// * `GaveUp`: DISCONNECTED with the state's code and reason (or, for a
+///   link that is not the whole session, a message: [`LinkReport::keeps_session`]).
 ///
 /// Use it through [`Ctx::report_link`] or [`Ctx::follow_link`];
 /// [`LinkReport::frames`] gives the frames without sending them.
@@ -29,6 +29,7 @@ pub struct LinkReport {
     contact: String,
     was_up: bool,
     retrying: bool,
+    keeps_session: bool,
 }
 
 impl LinkReport {
@@ -40,7 +41,22 @@ impl LinkReport {
             network,
             was_up: false,
             retrying: false,
+            keeps_session: false,
         }
+    }
+
+    /// The link is one of several of the session (a gateway connected to
+    /// several networks at once): when it gives up, the user is told by a
+    /// message and the session goes on, instead of DISCONNECTED.
+    pub fn keeps_session(mut self) -> Self {
+        self.keeps_session = true;
+        self
+    }
+
+    /// The link now goes to `network` (a list of servers tried in turn):
+    /// later messages name it.
+    pub fn set_network(&mut self, network: impl Into<String>) {
+        self.network = network.into();
     }
 
     /// The pseudo-contact the messages come from.
@@ -71,7 +87,11 @@ impl LinkReport {
             }
             LinkState::GaveUp { code, .. } => {
                 self.retrying = false;
-                vec![Disconnect::new(*code, state.describe(&self.network)).into_payload(user)]
+                let text = state.describe(&self.network);
+                vec![match self.keeps_session {
+                    true => Message::new(self.contact.as_str(), text).into_payload(user),
+                    false => Disconnect::new(*code, text).into_payload(user),
+                }]
             }
             LinkState::Connecting { .. } | LinkState::Closed => Vec::new(),
         }
@@ -93,30 +113,29 @@ impl Ctx {
         Ok(())
     }
 
-    /// Reports every state of a link (its [`Link::watch`](crate::gateway::link::Link::watch))
-    /// from a task of its own, until the link gives up or is closed, or the
-    /// session ends.
-    pub fn follow_link(
-        &self,
-        mut states: watch::Receiver<LinkState>,
-        mut report: LinkReport,
-    ) -> JoinHandle<()> {
+    /// Reports every state of a link (its [`Link::states`](crate::gateway::link::Link::states),
+    /// every transition in order: a drop and a quick reconnect are both
+    /// told) from a task of its own, until the link gives up or is closed,
+    /// or the session ends.
+    pub fn follow_link(&self, mut states: LinkStates, mut report: LinkReport) -> JoinHandle<()> {
         let ctx = self.clone();
         let span = tracing::Span::current();
         tokio::spawn(
             async move {
                 loop {
-                    let state = states.borrow_and_update().clone();
+                    let state = tokio::select! {
+                        state = states.next() => match state {
+                            Some(state) => state,
+                            None => return,
+                        },
+                        () = ctx.ended() => return,
+                    };
                     if let Err(e) = ctx.report_link(&mut report, &state).await {
                         tracing::debug!("link state not reported: {e}");
                         return;
                     }
                     if matches!(state, LinkState::GaveUp { .. } | LinkState::Closed) {
                         return;
-                    }
-                    tokio::select! {
-                        changed = states.changed() => if changed.is_err() { return },
-                        () = ctx.ended() => return,
                     }
                 }
             }

@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use spectrum_backend::gateway::link::{Backoff, Line, LineCodec, Link, LinkSettings};
+use spectrum_backend::gateway::link::{
+    Backoff, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+};
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
@@ -22,6 +24,63 @@ fn config(server: std::net::SocketAddr) -> String {
     format!("[service]\njid = layer.localhost\n[backend]\nserver = {server}\n")
 }
 
+/// A link to the config's `backend.server`, named `name`, with `attempts`
+/// tries `delay_ms` apart.
+fn link_to_server(
+    ctx: &Ctx,
+    name: &str,
+    delay_ms: u64,
+    attempts: u32,
+) -> Result<Link<Line, String>> {
+    let server: std::net::SocketAddr = ctx
+        .config()
+        .get("backend.server")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::invalid_settings("backend.server"))?;
+    let delay = Duration::from_millis(delay_ms);
+    let settings = LinkSettings {
+        backoff: Backoff {
+            base: delay,
+            max: delay * 2,
+            attempts: Some(attempts),
+            jitter: false,
+        },
+        ..LinkSettings::new(name)
+    };
+    Ok(Link::spawn(
+        settings,
+        LineCodec::new(512),
+        move || async move { Ok(TcpStream::connect(server).await?) },
+    ))
+}
+
+/// A server that says hello, drops the connection, and accepts the next
+/// one at once (returned).
+async fn drops_once() -> (std::net::SocketAddr, tokio::task::JoinHandle<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"hello\r\n").await.unwrap();
+        drop(first);
+        let (second, _) = listener.accept().await.unwrap();
+        second
+    });
+    (addr, server)
+}
+
+/// A server that accepts once, then is gone for good.
+async fn gone_after_one() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(listener);
+        drop(first);
+    });
+    addr
+}
+
 struct Linked {
     _link: Link<Line, String>,
 }
@@ -30,24 +89,8 @@ struct Linked {
 impl Linked {
     #[on(Login)]
     async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
-        let server: std::net::SocketAddr = ctx
-            .config()
-            .get("backend.server")
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::invalid_settings("backend.server"))?;
-        let settings = LinkSettings {
-            backoff: Backoff {
-                base: Duration::from_millis(50),
-                max: Duration::from_millis(100),
-                attempts: Some(3),
-                jitter: false,
-            },
-            ..LinkSettings::new("test net")
-        };
-        let link = Link::spawn(settings, LineCodec::new(512), move || async move {
-            Ok(TcpStream::connect(server).await?)
-        });
-        ctx.follow_link(link.watch(), LinkReport::new("test net"));
+        let link = link_to_server(ctx, "test net", 50, 3)?;
+        ctx.follow_link(link.states(), LinkReport::new("test net"));
         Ok(Linked { _link: link })
     }
 }
@@ -62,16 +105,23 @@ async fn message_from(main: &mut MainInstance, contact: &str) -> HarnessResult<S
 
 #[tokio::test]
 async fn a_dropped_link_is_told_to_the_user_and_so_is_its_return() -> HarnessResult<()> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut first, _) = listener.accept().await.unwrap();
-        first.write_all(b"hello\r\n").await.unwrap();
-        drop(first);
-        let (second, _) = listener.accept().await.unwrap();
-        second
-    });
-    let mut main = MainInstance::start::<Linked>(&config(addr)).await?;
+    let main = told_of_a_drop_and_a_return::<Linked>().await?;
+    // One CONNECTED only, whoever sent it first.
+    let connected = main
+        .received()
+        .filter(|p| matches!(p, Payload::Connected(_)))
+        .count();
+    assert_eq!(connected, 1);
+    main.exit().await?;
+    Ok(())
+}
+
+/// Logs in to backend `B` against a server that drops the connection
+/// once: the user is told of the drop, then of the return.
+async fn told_of_a_drop_and_a_return<B: spectrum_backend::Backend>() -> HarnessResult<MainInstance>
+{
+    let (addr, server) = drops_once().await;
+    let mut main = MainInstance::start::<B>(&config(addr)).await?;
     main.handshake().await?;
     main.login(USER, "alice", "").await?;
     let lost = message_from(&mut main, "test net").await?;
@@ -83,27 +133,46 @@ async fn a_dropped_link_is_told_to_the_user_and_so_is_its_return() -> HarnessRes
         message_from(&mut main, "test net").await?,
         "reconnected to test net"
     );
-    // One CONNECTED only, whoever sent it first.
-    let connected = main
-        .received()
-        .filter(|p| matches!(p, Payload::Connected(_)))
-        .count();
-    assert_eq!(connected, 1);
     let _second = server.await.unwrap();
+    Ok(main)
+}
+
+/// Follows its link only once the link has been dropped and is back (an
+/// instant reconnect, no backoff delay): every transition is still told.
+struct LateFollower {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl LateFollower {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        // No delay between tries: the drop and the return are instant.
+        let mut link = link_to_server(ctx, "test net", 0, 3)?;
+        let states = link.states();
+        let mut ups = 0;
+        while ups < 2 {
+            match link.next().await {
+                Some(LinkEvent::State(LinkState::Up)) => ups += 1,
+                Some(_) => {}
+                None => return Err(Error::network("the link ended")),
+            }
+        }
+        ctx.follow_link(states, LinkReport::new("test net"));
+        Ok(LateFollower { _link: link })
+    }
+}
+
+#[tokio::test]
+async fn a_drop_and_an_instant_reconnect_are_both_told_to_the_user() -> HarnessResult<()> {
+    let main = told_of_a_drop_and_a_return::<LateFollower>().await?;
     main.exit().await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn a_link_that_gives_up_disconnects_with_its_code() -> HarnessResult<()> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    // Accepts once, then the server is gone for good.
-    tokio::spawn(async move {
-        let (first, _) = listener.accept().await.unwrap();
-        drop(listener);
-        drop(first);
-    });
+    let addr = gone_after_one().await;
     let mut main = MainInstance::start::<Linked>(&config(addr)).await?;
     main.handshake().await?;
     main.login(USER, "alice", "").await?;
@@ -119,6 +188,54 @@ async fn a_link_that_gives_up_disconnects_with_its_code() -> HarnessResult<()> {
         text.starts_with("Cannot connect to test net") && text.ends_with("gave up."),
         "{text}"
     );
+    main.exit().await?;
+    Ok(())
+}
+
+/// A link that is one of several of the session (`keeps_session`).
+struct SideLink {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl SideLink {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let link = link_to_server(ctx, "side net", 10, 1)?;
+        let report = LinkReport::new("side net").contact("side").keeps_session();
+        ctx.follow_link(link.states(), report);
+        Ok(SideLink { _link: link })
+    }
+
+    #[on(ConvMessage)]
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        ctx.message(msg.to(), msg.text()).await
+    }
+}
+
+#[tokio::test]
+async fn a_link_that_keeps_the_session_gives_up_with_a_message() -> HarnessResult<()> {
+    let addr = gone_after_one().await;
+    let mut main = MainInstance::start::<SideLink>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let lost = message_from(&mut main, "side").await?;
+    assert!(
+        lost.starts_with("Lost the connection to side net"),
+        "{lost}"
+    );
+    let gave_up = message_from(&mut main, "side").await?;
+    assert!(
+        gave_up.starts_with("Cannot connect to side net") && gave_up.ends_with("gave up."),
+        "{gave_up}"
+    );
+    // The session goes on.
+    main.send_message(USER, "bob", "still here?").await?;
+    assert_eq!(message_from(&mut main, "bob").await?, "still here?");
+    main.expect_none("DISCONNECTED", Duration::from_millis(100), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
     main.exit().await?;
     Ok(())
 }

@@ -130,6 +130,61 @@ async fn a_dropped_connection_is_opened_again_after_a_backoff_delay() {
     assert_eq!(link.state(), LinkState::Up);
 }
 
+/// A server that drops the connection and accepts the next one at once,
+/// with no backoff delay: an observer that reads only afterwards still sees
+/// the drop, then the return (a watch of the latest state would show `Up`
+/// and nothing else).
+#[tokio::test]
+async fn an_observer_sees_a_drop_and_an_instant_reconnect_as_two_transitions() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        drop(first);
+        let (second, _) = listener.accept().await.unwrap();
+        second
+    });
+    let instant = LinkSettings {
+        backoff: Backoff {
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+            attempts: Some(3),
+            jitter: false,
+        },
+        ..LinkSettings::new("test server")
+    };
+    let mut link = tcp_link(instant, addr, 512);
+    let mut observer = link.states();
+    // The owner goes through the whole drop and return first.
+    let mut ups = 0;
+    while ups < 2 {
+        if next(&mut link).await == state(LinkState::Up) {
+            ups += 1;
+        }
+    }
+    let _second = server.await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let state = tokio::time::timeout(GUARD, observer.next()).await.unwrap();
+        seen.push(state.expect("the link is running"));
+    }
+    assert_eq!(
+        seen[..2],
+        [LinkState::Connecting { attempt: 1 }, LinkState::Up]
+    );
+    assert!(
+        matches!(&seen[2], LinkState::Retrying { attempt: 1, reason, .. } if reason == "the server closed the connection"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[3..],
+        [LinkState::Connecting { attempt: 2 }, LinkState::Up]
+    );
+    link.close().await;
+    assert_eq!(observer.next().await, Some(LinkState::Closed));
+    assert_eq!(observer.next().await, None, "the link's task has ended");
+}
+
 #[tokio::test]
 async fn a_server_that_is_gone_makes_the_link_give_up_with_a_retryable_code() {
     let addr = {

@@ -1,5 +1,6 @@
 //! A Spectrum 2 backend for IRC, built on `spectrum-backend`'s author
-//! layer (supervised link, rooms and contacts trackers) and `irc-proto`.
+//! layer (supervised link and its report, the session's room tracker,
+//! contacts, views and owned replies) and `irc-proto`.
 //!
 //! With `service.irc_server` set, each XMPP user gets one IRC connection,
 //! under their legacy name as nickname; without it (gateway mode) rooms
@@ -32,29 +33,34 @@
 //!   of the session's [`Ctx`], owns the link and reports to Spectrum 2.
 //! * **A dropped connection comes back.** The link reconnects with a
 //!   jittered exponential backoff (the next server of the list each time),
-//!   registers again and rejoins the rooms; the user is told by a message
-//!   from the server's name, and when the occupants come the rooms show
-//!   only what changed. Only when the link gives up
-//!   (`service.irc_reconnect_attempts` failures in a row) is the session
-//!   ended with DISCONNECTED. Lines longer than 8 KiB are skipped as they
+//!   registers again and rejoins the rooms of that server; the layer's
+//!   `LinkReport` tells the user (messages from the server's name) and
+//!   Spectrum 2 (CONNECTED, DISCONNECTED with the link's code), and when
+//!   the occupants come the rooms show only what changed. Only when the
+//!   link gives up (`service.irc_reconnect_attempts` failures in a row) is
+//!   the session ended with DISCONNECTED; in gateway mode, only that
+//!   network's rooms end. Lines longer than 8 KiB are skipped as they
 //!   arrive, never buffered.
-//! * **The layer tracks the rooms.** Both sides share one `State` behind a
-//!   mutex that is never held across an `.await`: the nickname and the
-//!   author layer's rooms tracker, which answers JOIN_ROOM (also the replays
-//!   after every CONNECTED) and turns occupant changes into frames.
-//!   `State::on_message` only says which IRC message is which change; the
-//!   read task sends the frames after releasing the lock.
+//! * **The layer tracks the rooms.** Every room of the session, on every
+//!   network, is in the session's tracker (`Ctx::with_rooms`), which
+//!   answers JOIN_ROOM (the runtime answers the replays after every
+//!   CONNECTED from it) and turns occupant changes into frames. Each
+//!   connection keeps a `State` (nickname, server, NAMES being gathered,
+//!   contacts, WHOIS) behind a mutex that is never held across an
+//!   `.await`; `State::on_message` only says which IRC message is which
+//!   change, and the read task sends the frames after releasing the locks.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
 //!   and are matched exactly, while IRC channel names are case-insensitive:
-//!   rooms are keyed by the folded channel name and every event uses the
-//!   name exactly as JOIN_ROOM gave it. Messages for rooms the user is not
-//!   in (or has just left) are dropped.
+//!   the tracker compares names without case, nicknames without ASCII
+//!   case, and every event uses the name exactly as JOIN_ROOM gave it (in
+//!   gateway mode IRC's `#chan` is the session's `#chan%server`). Messages
+//!   for rooms the user is not in (or has just left) are dropped.
 //! * **Joins answer when NAMES ends.** JOIN_ROOM sends JOIN; the topic
 //!   (332/333) and names (353) are collected until 366, which answers with
 //!   the occupants, then the user (under the IRC nickname: if it differs
 //!   from the requested room nickname, Spectrum 2 is told of the change),
 //!   then the topic. A repeated JOIN_ROOM (Spectrum 2 replays joins after
-//!   every CONNECTED) is answered from memory. Join errors (bad key,
+//!   every CONNECTED) is answered from the tracker. Join errors (bad key,
 //!   invite-only, banned, no such channel...) are reported on the user's
 //!   own nickname with the matching error flag.
 //! * **Errors carry the right code.** A nickname in use is tried again with
@@ -88,11 +94,11 @@ use irc_proto::Command;
 use spectrum_backend::Capabilities;
 use spectrum_backend::gateway::rooms::JoinAction;
 use spectrum_backend::prelude::*;
+use spectrum_backend::view::Target;
 
-use crate::network::{Network, NotConnected};
+use crate::network::Network;
 use crate::presence::away_command;
 use crate::settings::{Settings, check_nickname};
-use crate::state::Target;
 use crate::text::{clean, fold, irc_lines, is_channel, target, to_irc};
 use crate::whois::whois_command;
 
@@ -140,33 +146,13 @@ impl Irc {
             .filter(|n| !n.is_gone())
     }
 
-    /// Tells the user something, from `from`.
-    async fn tell(ctx: &Ctx, from: &str, text: String) -> Result<()> {
-        ctx.message(from, text).send().await
-    }
-
-    /// Queues `command` on `net`; if the server is out of reach, tells the
-    /// user that `what` was not sent.
-    async fn send(ctx: &Ctx, net: &Network, command: Command, what: &str) -> Result<bool> {
-        match net.send(&command).await {
-            Ok(()) => Ok(true),
-            Err(NotConnected(server)) => {
-                let text = format!("Not connected to {server} right now: {what} was not sent.");
-                Irc::tell(ctx, &server, text).await?;
-                Ok(false)
-            }
-        }
-    }
-
     /// Gateway mode: the connection for a room's network, opened with the
     /// join's nickname if there is none yet; the error for the user if it
     /// cannot be.
     async fn open_for(&mut self, ctx: &Ctx, room: &Room) -> std::result::Result<String, String> {
         let Some(server) = network_name(&room.room) else {
-            return Err(format!(
-                "{}: rooms are named #channel%irc.server",
-                room.room
-            ));
+            let room = &room.room;
+            return Err(format!("{room}: rooms are named #channel%irc.server"));
         };
         let key = fold(server);
         if self.nets.get(&key).is_some_and(|n| !n.is_gone()) {
@@ -195,6 +181,8 @@ impl Irc {
     #[on(Login)]
     async fn login(ctx: &Ctx, login: Login) -> Result<Self> {
         let settings = Arc::new(Settings::from_config(ctx.config())?);
+        // IRC nicknames compare without (ASCII) case.
+        ctx.with_rooms(|rooms| *rooms = rooms.clone().fold_nicknames(fold));
         let mut nets = HashMap::new();
         if !settings.gateway() {
             let nick = login.legacy_name.trim();
@@ -214,40 +202,47 @@ impl Irc {
     /// Room messages are echoed back: Spectrum 2 does not show the user's
     /// own room messages otherwise.
     #[on(ConvMessage)]
-    async fn message(&mut self, ctx: &Ctx, msg: ConversationMessage) -> Result<()> {
-        let Some(net) = self.net(&msg.buddy_name) else {
-            let text = "Not connected to that network: join a room on it first.".to_owned();
-            return Irc::tell(ctx, &msg.buddy_name, text).await;
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        let Some(net) = self.net(msg.to()) else {
+            let text = "Not connected to that network: join a room on it first.";
+            return ctx.message(msg.to(), text).await;
         };
-        if let Some(nick) = whois_command(&msg.message).and_then(target) {
+        if let Some(nick) = whois_command(msg.text()).and_then(target) {
             if !net.state().whois.asked(&nick) {
-                let text = "Too many WHOIS answers awaited; try again shortly.".to_owned();
-                return Irc::tell(ctx, &net.server(), text).await;
+                let text = "Too many WHOIS answers awaited; try again shortly.";
+                return ctx.message(net.server(), text).await;
             }
-            return Irc::send(ctx, net, Command::WHOIS(None, nick), "the WHOIS")
-                .await
-                .map(drop);
+            let whois = Command::WHOIS(None, nick);
+            return net.send_or_tell(ctx, &whois, "the WHOIS").await.map(drop);
         }
-        let (target_of, nick) = {
-            let mut state = net.state();
-            (state.target(&msg.buddy_name), state.nick.clone())
-        };
-        let (to, echo_room) = match target_of {
-            Target::Channel { channel, room } => (channel, room),
-            Target::Nick(nick) => (nick, None),
+        let to = match msg.target() {
+            Target::Room(room) => net.state().irc_name(room).to_owned(),
+            Target::Occupant { room, nickname } => {
+                // Answers from that nickname come back through the room.
+                let rooms = &mut net.state().private_rooms;
+                rooms.insert(fold(nickname), room.to_owned());
+                nickname.to_owned()
+            }
+            // `room/nick` of a room left since: still that nickname.
+            Target::Contact(name) => match name.split_once('/') {
+                Some((room, nick)) if is_channel(room) && !nick.is_empty() => nick.to_owned(),
+                _ => net.state().irc_name(name).to_owned(),
+            },
         };
         let Some(to) = target(&to) else {
             let text = format!("`{}` is no IRC nickname or channel.", clean(&to));
-            return Irc::tell(ctx, &net.server(), text).await;
+            return ctx.message(net.server(), text).await;
         };
-        for line in irc_lines(&msg.message) {
+        for line in irc_lines(msg.text()) {
             let privmsg = Command::PRIVMSG(to.clone(), to_irc(&line));
-            if !Irc::send(ctx, net, privmsg, "the message").await? {
+            if !net.send_or_tell(ctx, &privmsg, "the message").await? {
                 return Ok(());
             }
         }
-        if let Some(room) = echo_room {
-            ctx.room_message(room, nick, msg.message).send().await?;
+        if let Target::Room(room) = msg.target() {
+            let own = ctx.with_rooms(|r| r.own_nickname(room).map(str::to_owned));
+            let own = own.unwrap_or_else(|| net.state().nick.clone());
+            ctx.room_message(room, own, msg.text()).await?;
         }
         Ok(())
     }
@@ -257,18 +252,17 @@ impl Irc {
     /// the server has sent the names. While the connection is down the
     /// join waits for it to come back.
     #[on(JoinRoom)]
-    async fn join_room(&mut self, ctx: &Ctx, room: Room) -> Result<()> {
+    async fn join_room(&mut self, ctx: &Ctx, join: view::Join) -> Result<()> {
         let key = match self.settings.gateway() {
             false => String::new(),
-            true => match self.open_for(ctx, &room).await {
+            true => match self.open_for(ctx, join.raw()).await {
                 Ok(key) => key,
                 Err(reason) => {
                     return ctx
-                        .participant(room.room, room.nickname)
+                        .participant(join.room(), join.nickname())
                         .flag(ParticipantFlag::RoomNotFound)
                         .status(StatusType::StatusNone)
                         .status_message(reason)
-                        .send()
                         .await;
                 }
             },
@@ -276,19 +270,16 @@ impl Irc {
         let Some(net) = self.nets.get(&key) else {
             return Ok(());
         };
-        let action = net.state().rooms.join_requested(&room);
-        match action {
-            JoinAction::Join(join) if net.is_up() => {
-                let key = (!join.password.is_empty()).then_some(join.password);
-                let channel = clean(net.state().irc_name(&join.room));
-                net.send(&Command::JOIN(channel, key, None)).await.ok();
+        // The tracker answers the replays after CONNECTED itself; a join
+        // while the connection is down happens when it is back.
+        match ctx.with_rooms(|rooms| rooms.join_requested(join.raw())) {
+            JoinAction::Join(request) if net.is_up() => {
+                let key = (!request.password.is_empty()).then_some(request.password);
+                let channel = clean(net.state().irc_name(&request.room));
+                net.send(&Command::JOIN(channel, key, None)).await;
             }
             JoinAction::Join(_) | JoinAction::Pending => {}
-            JoinAction::Replay(frames) => {
-                for frame in frames {
-                    ctx.send(frame).await?;
-                }
-            }
+            JoinAction::Replay(frames) => ctx.send_all(frames).await?,
         }
         Ok(())
     }
@@ -296,24 +287,25 @@ impl Irc {
     /// Leaves the channel; in gateway mode, leaving the last room of a
     /// network closes its connection.
     #[on(LeaveRoom)]
-    async fn leave_room(&mut self, room: Room) {
-        let Some(key) = self.network_of(&room.room) else {
+    async fn leave_room(&mut self, ctx: &Ctx, room: view::Join) {
+        let Some(key) = self.network_of(room.room()) else {
             return;
         };
         let Some(net) = self.nets.get(&key) else {
             return;
         };
         let (channel, empty) = {
-            let mut state = net.state();
-            let channel = state.rooms.left(&room.room);
-            let channel = channel.map(|c| clean(state.irc_name(&c)));
-            (channel, state.rooms.names().next().is_none())
+            let state = net.state();
+            ctx.with_rooms(|rooms| {
+                let channel = rooms.left(room.room()).map(|c| clean(state.irc_name(&c)));
+                (channel, state.rooms_of(rooms).is_empty())
+            })
         };
         // The last room of a gateway network: QUIT leaves it, with the
         // reason shown to its occupants.
         if !(self.settings.gateway() && empty) {
             if let Some(channel) = channel {
-                net.send(&Command::PART(channel, None)).await.ok();
+                net.send(&Command::PART(channel, None)).await;
             }
         } else if let Some(net) = self.nets.remove(&key) {
             net.quit("Left the last room").await;
@@ -328,22 +320,17 @@ impl Irc {
         };
         let topic = clean(&irc_lines(&msg.message).join(" "));
         let channel = clean(net.state().irc_name(&msg.buddy_name));
-        Irc::send(
-            ctx,
-            net,
-            Command::TOPIC(channel, Some(topic)),
-            "the subject",
-        )
-        .await
-        .map(drop)
+        let command = Command::TOPIC(channel, Some(topic));
+        net.send_or_tell(ctx, &command, "the subject")
+            .await
+            .map(drop)
     }
 
     /// The user's presence, on every network: away, xa and dnd set AWAY
     /// with the status text; any other state clears it.
     #[on(StatusChanged)]
-    async fn status(&mut self, ctx: &Ctx, status: Status) -> Result<()> {
-        let kind = StatusType::try_from(status.status).unwrap_or(StatusType::StatusOnline);
-        let away = away_command(kind, status.status_message.as_deref().unwrap_or_default());
+    async fn status(&mut self, ctx: &Ctx, status: view::Presence) -> Result<()> {
+        let away = away_command(status.status(), status.message().unwrap_or_default());
         for net in self.nets.values().filter(|n| !n.is_gone()) {
             let changed = {
                 let mut state = net.state();
@@ -352,7 +339,8 @@ impl Irc {
                 changed
             };
             if changed {
-                Irc::send(ctx, net, Command::AWAY(away.clone()), "the away state").await?;
+                let command = Command::AWAY(away.clone());
+                net.send_or_tell(ctx, &command, "the away state").await?;
             }
         }
         Ok(())
@@ -375,7 +363,7 @@ impl Irc {
             nick
         };
         if let Some(nick) = nick.filter(|_| net.is_up()) {
-            net.send(&Command::WHO(Some(nick), None)).await.ok();
+            net.send(&Command::WHO(Some(nick), None)).await;
         }
     }
 

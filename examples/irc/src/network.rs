@@ -2,7 +2,6 @@
 //! link (reconnects with backoff, bounded queues and lines), registration
 //! as its connect step, and the read task that reports to Spectrum 2.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -10,14 +9,16 @@ use irc_proto::Command;
 use spectrum_backend::gateway::link::{
     Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSender, LinkSettings, LinkState,
 };
-use spectrum_backend::{ConnectionError, Ctx, Error};
+use spectrum_backend::proto::Payload;
+use spectrum_backend::{ConnectionError, Ctx, Error, LinkReport, Result as SessionResult};
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
-use crate::settings::{Server, Settings};
-use crate::state::State;
+use crate::settings::Settings;
+use crate::state::{State, server_answer};
+use crate::text::clean;
 
 /// How long one server gets to accept the connection and welcome the user.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -32,42 +33,35 @@ pub(crate) struct Network {
     sender: LinkSender<String>,
     link_state: watch::Receiver<LinkState>,
     state: Arc<Mutex<State>>,
-    /// Where the user is connected, for messages to them.
-    server: Arc<Mutex<Server>>,
     stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    /// The read task; dropping the network stops it at once.
+    task: AbortOnDropHandle<()>,
 }
-
-/// The line could not be queued: the server is out of reach.
-#[derive(Debug)]
-pub(crate) struct NotConnected(pub(crate) String);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every change under these locks is complete when it returns.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the connect step shares with the read task.
+/// The link's connect step.
 struct Connector {
     settings: Arc<Settings>,
     who: Registration,
-    /// The next server to try after a lost connection (round robin).
-    next: AtomicUsize,
-    /// Whether a connection was ever up: until then every server is tried
-    /// once and a failure ends the login (Spectrum 2 retries logins).
-    was_up: AtomicBool,
     state: Arc<Mutex<State>>,
-    server: Arc<Mutex<Server>>,
 }
 
 impl Connector {
+    /// Until a first welcome, every server in turn (a failure ends the
+    /// login: Spectrum 2 retries logins); then the next one (round robin).
     async fn connect(self: Arc<Self>) -> Result<Stream, ConnectError> {
         let servers = &self.settings.servers;
-        let first = !self.was_up.load(Ordering::SeqCst);
-        let order: Vec<usize> = if first {
-            (0..servers.len()).collect()
-        } else {
-            vec![self.next.load(Ordering::SeqCst) % servers.len()]
+        let (first, next) = {
+            let state = lock(&self.state);
+            (state.next_server.is_none(), state.next_server.unwrap_or(0))
+        };
+        let order: Vec<usize> = match first {
+            true => (0..servers.len()).collect(),
+            false => vec![next % servers.len()],
         };
         let mut failures = Vec::new();
         for i in order {
@@ -83,23 +77,20 @@ impl Connector {
                         "IRC server {server}: no welcome within {SERVER_TIMEOUT:?}"
                     )))
                 });
+            let mut state = lock(&self.state);
             match result {
                 Ok(registered) => {
-                    {
-                        let mut state = lock(&self.state);
-                        state.nick = registered.nick;
-                        state.caps = registered.caps;
-                        state.sasl = registered.sasl;
-                    }
-                    *lock(&self.server) = server.clone();
-                    self.next.store(i + 1, Ordering::SeqCst);
-                    self.was_up.store(true, Ordering::SeqCst);
+                    state.nick = registered.nick;
+                    state.caps = registered.caps;
+                    state.sasl = registered.sasl;
+                    state.server = server.clone();
+                    state.next_server = Some(i + 1);
                     return Ok(registered.stream);
                 }
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::info!("{}", e.message());
-                    self.next.store(i + 1, Ordering::SeqCst);
+                    state.next_server = state.next_server.map(|_| i + 1);
                     failures.push(e.message().to_owned());
                 }
             }
@@ -124,8 +115,8 @@ impl Network {
         suffix: Option<String>,
     ) -> Result<Network, Error> {
         let gateway = suffix.is_some();
-        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, suffix)));
-        let server = Arc::new(Mutex::new(settings.servers[0].clone()));
+        let first = &settings.servers[0];
+        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, first, suffix)));
         let connector = Arc::new(Connector {
             who: Registration {
                 nick: nick.to_owned(),
@@ -134,10 +125,7 @@ impl Network {
                     .then(|| (nick.to_owned(), password.to_owned())),
             },
             settings: Arc::clone(&settings),
-            next: AtomicUsize::new(0),
-            was_up: AtomicBool::new(false),
             state: Arc::clone(&state),
-            server: Arc::clone(&server),
         });
         let mut link_settings = LinkSettings::new(ctx.user());
         link_settings.backoff = Backoff {
@@ -154,23 +142,25 @@ impl Network {
         });
         let (up_tx, up) = oneshot::channel();
         let stop = CancellationToken::new();
+        let mut report = LinkReport::new(first.to_string()).contact(first.host.as_str());
+        if gateway {
+            report = report.keeps_session();
+        }
         let reader = Reader {
             ctx: ctx.clone(),
-            settings,
             password: password.to_owned(),
             state: Arc::clone(&state),
-            server: Arc::clone(&server),
+            report,
             login: Some(up_tx),
-            was_up: false,
             gateway,
+            settings,
         };
         let network = Network {
             sender: link.sender(),
             link_state: link.watch(),
             state,
-            server,
             stop: stop.clone(),
-            task: Some(tokio::spawn(reader.run(link, stop))),
+            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
         };
         match up.await {
             Ok(Ok(())) => Ok(network),
@@ -186,7 +176,7 @@ impl Network {
 
     /// The server the user is on (or was last on).
     pub(crate) fn server(&self) -> String {
-        lock(&self.server).to_string()
+        lock(&self.state).server.to_string()
     }
 
     /// Whether the link gave up or was closed: a new one is needed.
@@ -203,41 +193,39 @@ impl Network {
     }
 
     /// Queues a command; waits while the queue is full (the server reads
-    /// slowly). Refused while the connection is down: the user is told,
-    /// rather than a handler waiting for minutes.
-    pub(crate) async fn send(&self, command: &Command) -> Result<(), NotConnected> {
-        if !self.is_up() {
-            return Err(NotConnected(self.server()));
+    /// slowly). Refused while the connection is down (false), rather than
+    /// a handler waiting for minutes.
+    pub(crate) async fn send(&self, command: &Command) -> bool {
+        self.is_up() && self.sender.send(String::from(command)).await.is_ok()
+    }
+
+    /// [`Network::send`], telling the user when `what` was not sent.
+    pub(crate) async fn send_or_tell(
+        &self,
+        ctx: &Ctx,
+        command: &Command,
+        what: &str,
+    ) -> SessionResult<bool> {
+        if self.send(command).await {
+            return Ok(true);
         }
-        self.sender
-            .send(String::from(command))
-            .await
-            .map_err(|_| NotConnected(self.server()))
+        let server = self.server();
+        let text = format!("Not connected to {server} right now: {what} was not sent.");
+        ctx.message(server, text).await.map(|()| false)
     }
 
     /// QUIT, then closes the connection once it is written.
     pub(crate) async fn quit(mut self, reason: &str) {
         let quit = Command::QUIT(Some(reason.to_owned()));
-        if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit))
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit)).await != Ok(true) {
             tracing::info!("the QUIT could not be queued in time");
         }
         self.stop.cancel();
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(QUIT_TIMEOUT, &mut task).await.is_err()
+        if tokio::time::timeout(QUIT_TIMEOUT, &mut self.task)
+            .await
+            .is_err()
         {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
+            tracing::info!("the connection did not close in time");
         }
     }
 }
@@ -248,38 +236,45 @@ struct Reader {
     settings: Arc<Settings>,
     password: String,
     state: Arc<Mutex<State>>,
-    server: Arc<Mutex<Server>>,
+    /// What the user and Spectrum 2 are told of the link's states.
+    report: LinkReport,
     /// Answers the login: the first connection up, or why there is none.
     login: Option<oneshot::Sender<Result<(), Error>>>,
-    was_up: bool,
-    /// Gateway mode: giving up ends this network's rooms, not the session.
+    /// Gateway mode: no channel list (rooms name their network).
     gateway: bool,
 }
 
 impl Reader {
     async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
-        let every = Duration::from_secs(self.settings.away_timeout.max(1));
-        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let every = Duration::from_secs(self.settings.keepalive.max(1));
-        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let ticks = |secs: u64| {
+            let every = Duration::from_secs(secs.max(1));
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            ticks
+        };
+        let (mut poll, mut keepalive) = (
+            ticks(self.settings.away_timeout),
+            ticks(self.settings.keepalive),
+        );
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
                 () = stop.cancelled() => break,
                 _ = poll.tick(), if self.settings.away_timeout > 0 => {
-                    if matches!(link.state(), LinkState::Up) {
-                        let lines = lock(&self.state).poll();
+                    if link.state() == LinkState::Up {
+                        let lines = {
+                            let state = lock(&self.state);
+                            self.ctx.with_rooms(|rooms| state.poll(rooms))
+                        };
                         for line in lines {
-                            self.send_line(&link, line).await;
+                            send(&link, line).await;
                         }
                     }
                     continue;
                 }
                 _ = keepalive.tick(), if self.settings.keepalive > 0 => {
-                    if matches!(link.state(), LinkState::Up) {
-                        self.send(&link, Command::PING("keepalive".into(), None)).await;
+                    if link.state() == LinkState::Up {
+                        send(&link, &Command::PING("keepalive".into(), None)).await;
                     }
                     continue;
                 }
@@ -299,112 +294,94 @@ impl Reader {
         link.close().await;
     }
 
-    /// A sentence from the server's name to the user.
-    async fn tell(&self, text: String) {
-        let from = lock(&self.server).host.clone();
-        if let Err(e) = self.ctx.message(from, text).send().await {
-            tracing::debug!("could not tell the user: {e}");
+    /// Frames for Spectrum 2.
+    async fn report(&self, frames: Vec<Payload>) {
+        if frames.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ctx.send_all(frames).await {
+            tracing::debug!("could not report to the main instance: {e}");
         }
     }
 
-    async fn send(&self, link: &IrcLink, command: Command) {
-        self.send_line(link, String::from(&command)).await;
-    }
-
-    async fn send_line(&self, link: &IrcLink, line: String) {
-        if link.send(line).await.is_err() {
-            tracing::debug!("the link is closed; not sent");
-        }
-    }
-
+    /// What the layer's report does not: registration's follow-up when
+    /// up, contacts offline while down, the rooms of a network given up.
     async fn on_state(&mut self, link: &IrcLink, state: LinkState) {
-        let server = lock(&self.server).to_string();
-        match &state {
-            LinkState::Up => {
-                let (nick, rejoin, sasl, away) = {
-                    let mut s = lock(&self.state);
-                    (s.nick.clone(), s.rejoin(), s.sasl, s.away.clone())
-                };
-                tracing::info!(%server, %nick, "welcomed by the IRC server");
-                // Identification first, before anything the user sends.
-                if let Some((target, text)) = self
-                    .settings
-                    .identify_message(self.ctx.legacy_name(), &self.password)
-                    .filter(|_| !sasl)
-                {
-                    self.send(link, Command::PRIVMSG(target, text)).await;
-                }
-                if away.is_some() {
-                    self.send(link, Command::AWAY(away)).await;
-                }
-                let rejoining = rejoin.len();
-                for room in rejoin {
-                    let key = (!room.password.is_empty()).then_some(room.password);
-                    let channel = lock(&self.state).irc_name(&room.room).to_owned();
-                    self.send(link, Command::JOIN(channel, key, None)).await;
-                }
-                if let Some(login) = self.login.take() {
-                    // The channel list fills the user's room list (with one
-                    // network; in gateway mode rooms name their network).
-                    if !self.gateway {
-                        self.send(link, Command::LIST(None, None)).await;
-                    }
-                    // CONNECTED before anything from the server is reported:
-                    // Spectrum 2 drops messages for users not yet connected.
-                    if let Err(e) = self.ctx.connected().await {
-                        tracing::debug!("could not send CONNECTED: {e}");
-                    }
-                    let _ = login.send(Ok(()));
-                } else {
-                    self.tell(format!(
-                        "Connected to {server} again as {nick}; rejoining {rejoining} rooms."
-                    ))
-                    .await;
-                }
-                self.was_up = true;
+        let server = lock(&self.state).server.to_string();
+        let frames = match &state {
+            LinkState::Up => Vec::new(),
+            LinkState::GaveUp { code, .. } if let Some(login) = self.login.take() => {
+                // The login's own error: the runtime sends it as DISCONNECTED.
+                let _ = login.send(Err(Error::new(*code, state.describe(&server))));
+                return;
             }
-            LinkState::Retrying { .. } if self.was_up => {
+            LinkState::GaveUp { .. } => {
+                // The rooms on this server end, before the session (in
+                // gateway mode, the session goes on with other networks).
                 tracing::warn!(%server, "{}", state.describe(&server));
-                self.tell(state.describe(&server)).await;
-                let offline = lock(&self.state).contacts.all_offline();
-                for frame in offline {
-                    if let Err(e) = self.ctx.send(frame).await {
-                        tracing::debug!("could not report to the main instance: {e}");
-                    }
-                }
-            }
-            LinkState::GaveUp { code, .. } => {
                 let text = state.describe(&server);
-                if let Some(login) = self.login.take() {
-                    let _ = login.send(Err(Error::new(*code, text)));
-                } else if self.gateway {
-                    // Only this network is lost: its rooms end, the session stays.
-                    tracing::warn!(%server, "{text}");
-                    self.tell(text.clone()).await;
-                    let frames = {
-                        let mut state = lock(&self.state);
-                        let nick = state.nick.clone();
-                        let rooms: Vec<String> = state.rooms.names().map(str::to_owned).collect();
-                        let mut frames = Vec::new();
-                        for room in rooms {
-                            frames.extend(state.rooms.occupant_left(&room, &nick, &text));
-                        }
-                        frames.extend(state.contacts.all_offline());
-                        frames
-                    };
-                    for frame in frames {
-                        if let Err(e) = self.ctx.send(frame).await {
-                            tracing::debug!("could not report to the main instance: {e}");
-                        }
-                    }
-                } else if let Some(frame) = state.frame(self.ctx.user(), &server) {
-                    tracing::warn!(%server, "{text}");
-                    if let Err(e) = self.ctx.send(frame).await {
-                        tracing::debug!("could not send DISCONNECTED: {e}");
-                    }
-                }
+                let mut s = lock(&self.state);
+                let mut frames = self.ctx.with_rooms(|rooms| {
+                    let nick = s.nick.clone();
+                    (s.rooms_of(rooms).iter())
+                        .flat_map(|room| rooms.occupant_left(room, &nick, &text))
+                        .collect::<Vec<_>>()
+                });
+                frames.extend(s.contacts.all_offline());
+                frames
             }
-            LinkState::Connecting { .. } | LinkState::Retrying { .. } | LinkState::Closed => {}
+            LinkState::Retrying { .. } => {
+                tracing::warn!(%server, "{}", state.describe(&server));
+                lock(&self.state).contacts.all_offline()
+            }
+            LinkState::Connecting { .. } | LinkState::Closed => return,
+        };
+        self.report(frames).await;
+        // CONNECTED (the first time) before anything from the server is
+        // reported: Spectrum 2 drops messages for users not yet connected.
+        self.report.set_network(&server);
+        if let Err(e) = self.ctx.report_link(&mut self.report, &state).await {
+            tracing::debug!("could not report the link: {e}");
+        }
+        if state == LinkState::Up {
+            self.on_up(link).await;
+        }
+    }
+
+    /// Welcomed: identify, set the away state again, rejoin the rooms of
+    /// this server (the tracker then reports only what changed).
+    async fn on_up(&mut self, link: &IrcLink) {
+        let (nick, sasl, away, rejoin) = {
+            let mut s = lock(&self.state);
+            s.names.clear();
+            let rejoin = self
+                .ctx
+                .with_rooms(|r| r.connection_lost_where(|room| s.owns(room)));
+            (s.nick.clone(), s.sasl, s.away.clone(), rejoin)
+        };
+        tracing::info!(%nick, "welcomed by the IRC server");
+        if let Some((target, text)) = self
+            .settings
+            .identify_message(self.ctx.legacy_name(), &self.password)
+            .filter(|_| !sasl)
+        {
+            send(link, &Command::PRIVMSG(target, text)).await;
+        }
+        if away.is_some() {
+            send(link, &Command::AWAY(away)).await;
+        }
+        for room in rejoin {
+            let key = (!room.password.is_empty()).then_some(room.password);
+            let channel = clean(lock(&self.state).irc_name(&room.room));
+            send(link, &Command::JOIN(channel, key, None)).await;
+        }
+        if let Some(login) = self.login.take() {
+            // The channel list fills the user's room list (with one
+            // network; in gateway mode rooms name their network).
+            if !self.gateway {
+                send(link, &Command::LIST(None, None)).await;
+            }
+            let _ = login.send(Ok(()));
         }
     }
 
@@ -413,20 +390,20 @@ impl Reader {
             tracing::debug!("not an IRC message ({} bytes)", line.len());
             return;
         };
-        if let Command::PING(token, _) = &msg.command {
-            self.send(link, Command::PONG(token.clone(), None)).await;
-            return;
+        if let Some(answer) = server_answer(&msg) {
+            return send(link, &answer).await;
         }
-        let reaction = lock(&self.state).on_message(&self.ctx, &msg);
-        for frame in reaction.main {
-            if let Err(e) = self.ctx.send(frame).await {
-                tracing::debug!("could not report to the main instance: {e}");
-            }
-        }
-        for line in reaction.server {
-            if link.send(line).await.is_err() {
-                tracing::debug!("the link is closed; not sent");
-            }
-        }
+        let frames = {
+            let mut state = lock(&self.state);
+            self.ctx.with_rooms(|rooms| state.on_message(rooms, &msg))
+        };
+        self.report(frames).await;
+    }
+}
+
+/// Queues a line on the link.
+async fn send(link: &IrcLink, line: impl Into<String>) {
+    if link.send(line.into()).await.is_err() {
+        tracing::debug!("the link is closed; not sent");
     }
 }

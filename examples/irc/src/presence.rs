@@ -4,6 +4,7 @@
 
 use irc_proto::Command;
 use spectrum_backend::StatusType;
+use spectrum_backend::gateway::rooms::Rooms;
 use spectrum_backend::proto::Payload;
 
 use crate::state::State;
@@ -31,15 +32,14 @@ impl State {
         self.caps.iter().any(|c| c == "away-notify")
     }
 
-    /// The WHO lines of one poll: the rooms (unless away-notify keeps them
-    /// current) and the contacts.
-    pub(crate) fn poll(&self) -> Vec<String> {
+    /// The WHO lines of one poll: the rooms of the session's `rooms` on
+    /// this server (unless away-notify keeps them current) and the contacts.
+    pub(crate) fn poll(&self, rooms: &Rooms) -> Vec<String> {
         let mut targets: Vec<String> = Vec::new();
         if !self.away_notify() {
             targets.extend(
-                self.rooms
-                    .names()
-                    .filter(|r| self.rooms.is_joined(r))
+                (self.rooms_of(rooms).iter())
+                    .filter(|r| rooms.is_joined(r))
                     .map(|r| self.irc_name(r).to_owned()),
             );
         }
@@ -56,17 +56,20 @@ impl State {
 
     /// `nick` is now `status` with `text`: in every room they are in, and
     /// in the roster if they are a contact.
-    pub(crate) fn presence(&mut self, nick: &str, status: StatusType, text: &str) -> Vec<Payload> {
+    pub(crate) fn presence(
+        &mut self,
+        rooms: &mut Rooms,
+        nick: &str,
+        status: StatusType,
+        text: &str,
+    ) -> Vec<Payload> {
         let mut out = Vec::new();
         if fold(nick) != fold(&self.nick) {
-            let rooms: Vec<String> = self.rooms.names().map(str::to_owned).collect();
-            for room in rooms {
-                let Some(o) = self.rooms.occupant_of(&room, nick) else {
-                    continue;
-                };
-                if o.status != status || o.status_message != text {
+            // The tracker says nothing where nothing changed.
+            for room in self.rooms_of(rooms) {
+                if let Some(o) = rooms.occupant_of(&room, nick) {
                     let changed = o.clone().status(status, text);
-                    out.extend(self.rooms.occupant(&room, changed));
+                    out.extend(rooms.occupant(&room, changed));
                 }
             }
         }
@@ -78,15 +81,20 @@ impl State {
     }
 
     /// `:nick AWAY [:text]` (away-notify).
-    pub(crate) fn on_away(&mut self, nick: &str, text: Option<&str>) -> Vec<Payload> {
+    pub(crate) fn on_away(
+        &mut self,
+        rooms: &mut Rooms,
+        nick: &str,
+        text: Option<&str>,
+    ) -> Vec<Payload> {
         match text.filter(|t| !t.is_empty()) {
-            Some(text) => self.presence(nick, StatusType::StatusAway, text),
-            None => self.presence(nick, StatusType::StatusOnline, ""),
+            Some(text) => self.presence(rooms, nick, StatusType::StatusAway, text),
+            None => self.presence(rooms, nick, StatusType::StatusOnline, ""),
         }
     }
 
     /// RPL_WHOREPLY: `me channel user host server nick flags :hops real`.
-    pub(crate) fn on_who_reply(&mut self, args: &[String]) -> Vec<Payload> {
+    pub(crate) fn on_who_reply(&mut self, rooms: &mut Rooms, args: &[String]) -> Vec<Payload> {
         let (Some(nick), Some(flags)) = (args.get(5), args.get(6)) else {
             return Vec::new();
         };
@@ -109,7 +117,7 @@ impl State {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        self.presence(nick, status, &text)
+        self.presence(rooms, nick, status, &text)
     }
 
     /// RPL_ENDOFWHO for `target`: a contact nobody answered for is offline.

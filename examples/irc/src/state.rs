@@ -1,20 +1,23 @@
-//! What the session knows about the IRC side, and what each IRC message
-//! means for the XMPP side.
+//! What one connection knows about its IRC server, and what each IRC
+//! message means for the XMPP side.
 //!
-//! Rooms, their occupants and subjects are the author layer's
-//! [`Rooms`] tracker: this module only says which IRC message is which
-//! change. It does no I/O: [`State::on_message`] returns the frames for
-//! Spectrum 2 and the lines for the server, which the read task sends after
-//! releasing the lock.
+//! Rooms, their occupants and subjects are the session's room tracker
+//! ([`Ctx::with_rooms`](spectrum_backend::Ctx::with_rooms), shared by every
+//! network of a gateway session): this module only says which IRC message
+//! is which change. It does no I/O: [`State::on_message`] returns the
+//! frames for Spectrum 2, which the read task sends after releasing the
+//! locks.
 
 use std::collections::{HashMap, HashSet};
 
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix, Response};
 use spectrum_backend::gateway::contacts::Contacts;
-use spectrum_backend::gateway::rooms::{JoinRequest, Occupant, Rooms};
+use spectrum_backend::gateway::rooms::{Occupant, Rooms};
 use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::{Ctx, ParticipantFlag, StatusType};
+use spectrum_backend::reply::{self, Reply as _};
+use spectrum_backend::{ParticipantFlag, StatusType};
 
+use crate::settings::Server;
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
 use crate::whois::{WHOIS_REPLIES, Whois};
 
@@ -24,38 +27,20 @@ const MAX_LISTED: usize = 1000;
 /// server that never ends the list cannot take the memory.
 const MAX_NAMES: usize = 20_000;
 
-/// What one message from the server asks for.
-#[derive(Debug, Default)]
-pub(crate) struct Reaction {
-    /// Frames for Spectrum 2, in order.
-    pub(crate) main: Vec<Payload>,
-    /// Lines for the server (answers to CTCP requests).
-    pub(crate) server: Vec<String>,
-}
-
-/// Where a message from the XMPP user goes.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Target {
-    /// A channel; `room` is the room name to echo with, if the user is in it.
-    Channel {
-        channel: String,
-        room: Option<String>,
-    },
-    /// A nickname.
-    Nick(String),
-}
-
-/// The session's view of the IRC server.
+/// What the session knows of one IRC server.
 #[derive(Debug)]
 pub(crate) struct State {
     /// The user's current nickname.
     pub(crate) nick: String,
-    /// Joined rooms and rooms being joined, under Spectrum 2's names.
-    pub(crate) rooms: Rooms,
+    /// The server the user is on (or was last on).
+    pub(crate) server: Server,
+    /// The server to try after a lost connection (round robin); none
+    /// before the first welcome.
+    pub(crate) next_server: Option<usize>,
     /// NAMES replies being collected, by folded channel name.
-    names: HashMap<String, Vec<Occupant>>,
+    pub(crate) names: HashMap<String, Vec<Occupant>>,
     /// Nicknames the user wrote to as `room/nick`, by folded nickname.
-    private_rooms: HashMap<String, String>,
+    pub(crate) private_rooms: HashMap<String, String>,
     /// The capabilities the server granted.
     pub(crate) caps: Vec<String>,
     /// Whether SASL logged the user in.
@@ -74,13 +59,6 @@ pub(crate) struct State {
     /// Gateway mode: `%server`, which room and contact names carry on the
     /// XMPP side and not on IRC; empty otherwise.
     suffix: String,
-}
-
-/// Room keys in gateway mode: the channel without its `%server` (each
-/// network has its own tracker), so that IRC's `#chan` finds the room
-/// Spectrum 2 calls `#chan%server`.
-fn without_network(room: &str) -> String {
-    room.split('%').next().unwrap_or(room).to_lowercase()
 }
 
 /// Room nickname prefixes in NAMES replies, and whether each makes a moderator.
@@ -105,17 +83,14 @@ fn kick_reason(by: Option<&str>, reason: Option<&str>) -> String {
 }
 
 impl State {
-    /// The state of `user` welcomed as `nick`; `suffix` is `%server` in
-    /// gateway mode.
-    pub(crate) fn new(user: &str, nick: &str, suffix: Option<String>) -> State {
-        let mut rooms = Rooms::new(user).fold_nicknames(|n| n.to_ascii_lowercase());
-        if suffix.is_some() {
-            rooms = rooms.fold_rooms(without_network);
-        }
+    /// The state of `user`, to be welcomed as `nick`, first on `server`;
+    /// `suffix` is `%server` in gateway mode.
+    pub(crate) fn new(user: &str, nick: &str, server: &Server, suffix: Option<String>) -> State {
         State {
+            server: server.clone(),
+            next_server: None,
             suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
-            rooms,
             names: HashMap::new(),
             private_rooms: HashMap::new(),
             caps: Vec::new(),
@@ -126,13 +101,6 @@ impl State {
             listing: None,
             away: None,
         }
-    }
-
-    /// The connection is back: every room is joined again (its occupants
-    /// are compared with what the user saw when the names come).
-    pub(crate) fn rejoin(&mut self) -> Vec<JoinRequest> {
-        self.names.clear();
-        self.rooms.connection_lost()
     }
 
     /// A room or contact name as IRC knows it: without the `%server` of
@@ -151,93 +119,86 @@ impl State {
         }
     }
 
-    /// An IRC nickname as an XMPP contact name (`nick%server` in gateway mode).
-    pub(crate) fn buddy(&self, nick: &str) -> String {
-        format!("{nick}{}", self.suffix)
+    /// An IRC nickname or channel as an XMPP name (`name%server` in
+    /// gateway mode): a contact, or a room of the session's tracker.
+    pub(crate) fn buddy(&self, name: &str) -> String {
+        format!("{name}{}", self.suffix)
     }
 
-    /// Where an XMPP message to `buddy` goes: a room, `room/nick` (a
-    /// private message to an occupant), or a nickname.
-    pub(crate) fn target(&mut self, buddy: &str) -> Target {
-        if let Some((room, nick)) = buddy.split_once('/')
-            && is_channel(room)
-            && !nick.is_empty()
-        {
-            let room = self.rooms.name(room).unwrap_or(room).to_owned();
-            self.private_rooms.insert(fold(nick), room);
-            return Target::Nick(nick.to_owned());
-        }
-        let name = self.irc_name(buddy).to_owned();
-        if is_channel(&name) {
-            return Target::Channel {
-                channel: name,
-                room: self.rooms.name(buddy).map(str::to_owned),
-            };
-        }
-        Target::Nick(name)
+    /// Whether the session's room `room` is on this server.
+    pub(crate) fn owns(&self, room: &str) -> bool {
+        self.irc_name(room).len() < room.len() || self.suffix.is_empty()
+    }
+
+    /// The session's rooms on this server.
+    pub(crate) fn rooms_of(&self, rooms: &Rooms) -> Vec<String> {
+        rooms
+            .names()
+            .filter(|r| self.owns(r))
+            .map(str::to_owned)
+            .collect()
     }
 
     fn is_me(&self, nick: &str) -> bool {
         fold(nick) == fold(&self.nick)
     }
 
-    /// What one message from the server means.
-    pub(crate) fn on_message(&mut self, ctx: &Ctx, msg: &Message) -> Reaction {
+    /// What one message from the server means, for the session's `rooms`.
+    pub(crate) fn on_message(&mut self, rooms: &mut Rooms, msg: &Message) -> Vec<Payload> {
         let source = match &msg.prefix {
             Some(Prefix::Nickname(nick, _, _)) => Some(nick.as_str()),
             _ => None,
         };
-        let mut out = Reaction::default();
         let me = source.is_some_and(|nick| self.is_me(nick));
-        let rooms = &mut self.rooms;
-        out.main = match (&msg.command, source) {
-            (Command::PRIVMSG(target, text), Some(from)) => {
-                return self.on_text(ctx, from, target, text, true);
-            }
-            (Command::NOTICE(target, text), Some(from)) => {
-                return self.on_text(ctx, from, target, text, false);
+        let room = |channel: &str| self.buddy(channel);
+        match (&msg.command, source) {
+            (Command::PRIVMSG(target, text) | Command::NOTICE(target, text), Some(from)) => {
+                self.on_text(rooms, from, target, text)
             }
             (Command::JOIN(channels, _, _), Some(nick)) if !me => channels
                 .split(',')
-                .flat_map(|channel| rooms.occupant(channel, Occupant::new(nick)))
+                .flat_map(|channel| rooms.occupant(&room(channel), Occupant::new(nick)))
                 .collect(),
             (Command::PART(channel, reason), Some(nick)) => {
-                rooms.occupant_left(channel, nick, reason.as_deref().unwrap_or_default())
+                rooms.occupant_left(&room(channel), nick, reason.as_deref().unwrap_or_default())
             }
             (Command::KICK(channel, nick, reason), by) => {
-                rooms.occupant_left(channel, nick, &kick_reason(by, reason.as_deref()))
+                let reason = kick_reason(by, reason.as_deref());
+                rooms.occupant_left(&room(channel), nick, &reason)
             }
             (Command::QUIT(reason), Some(nick)) => {
                 let reason = reason.as_deref().unwrap_or_default();
-                let mut out = rooms.occupant_left_everywhere(nick, reason);
-                if self.contacts.get(nick).is_some() {
-                    out.extend(
-                        self.contacts
-                            .status_changed(nick, StatusType::StatusNone, reason),
-                    );
+                let mut out: Vec<Payload> = (self.rooms_of(rooms).iter())
+                    .flat_map(|r| rooms.occupant_left(r, nick, reason))
+                    .collect();
+                let buddy = self.buddy(nick);
+                if self.contacts.get(&buddy).is_some() {
+                    let offline = StatusType::StatusNone;
+                    out.extend(self.contacts.status_changed(&buddy, offline, reason));
                 }
                 out
             }
-            (Command::AWAY(text), Some(nick)) => self.on_away(nick, text.as_deref()),
+            (Command::AWAY(text), Some(nick)) => self.on_away(rooms, nick, text.as_deref()),
             (Command::TOPIC(channel, Some(text)), by) => {
-                rooms.subject_changed(channel, &clean(text), by.unwrap_or_default())
+                rooms.subject_changed(&room(channel), &clean(text), by.unwrap_or_default())
             }
-            (Command::NICK(new), Some(old)) => self.on_nick(old, new),
-            (Command::ChannelMODE(channel, modes), _) => self.on_modes(channel, modes),
+            (Command::NICK(new), Some(old)) => self.on_nick(rooms, old, new),
+            (Command::ChannelMODE(channel, modes), _) => {
+                self.on_modes(rooms, &room(channel), modes)
+            }
             (Command::Response(code, args), _) if WHOIS_REPLIES.contains(&(*code as u16)) => {
-                self.whois_reply(ctx, *code as u16, args)
+                self.whois_reply(*code as u16, args)
             }
             (Command::Raw(code, args), _) => match code.parse::<u16>() {
-                Ok(code) if WHOIS_REPLIES.contains(&code) => self.whois_reply(ctx, code, args),
+                Ok(code) if WHOIS_REPLIES.contains(&code) => self.whois_reply(code, args),
                 _ => Vec::new(),
             },
-            (Command::Response(code, args), _) => self.on_response(*code, args),
+            (Command::Response(code, args), _) => self.on_response(rooms, *code, args),
             _ => Vec::new(),
-        };
-        out
+        }
     }
 
-    fn whois_reply(&mut self, ctx: &Ctx, code: u16, args: &[String]) -> Vec<Payload> {
+    fn whois_reply(&mut self, code: u16, args: &[String]) -> Vec<Payload> {
         let pending = args.get(1).is_some_and(|n| self.whois.is_pending(n));
         let answer = match self.whois.reply(code, args) {
             Some(answer) => answer,
@@ -249,9 +210,7 @@ impl State {
             None => return Vec::new(),
         };
         let from = self.buddy(&answer.0);
-        vec![Payload::ConvMessage(
-            ctx.message(from, answer.1).into_inner(),
-        )]
+        vec![reply::Message::new(from, answer.1).into_payload(self.contacts.user())]
     }
 
     /// LIST replies: gathered, then sent as the user's room list.
@@ -275,62 +234,52 @@ impl State {
                 return vec![Payload::RoomList(proto::RoomList {
                     room,
                     name,
-                    user: Some(self.rooms.user().to_owned()),
+                    user: Some(self.contacts.user().to_owned()),
                 })];
             }
         }
         Vec::new()
     }
 
-    fn on_text(
-        &mut self,
-        ctx: &Ctx,
-        from: &str,
-        target: &str,
-        text: &str,
-        request: bool,
-    ) -> Reaction {
-        let mut out = Reaction::default();
-        let text = match from_irc(text) {
-            Incoming::Text(text) => text,
-            Incoming::Ctcp { command, argument } => {
-                // Requests come in PRIVMSG, answers in NOTICE (never answered).
-                if request && let Some(answer) = ctcp_answer(command, argument) {
-                    out.server.push(String::from(&Command::NOTICE(
-                        from.to_owned(),
-                        format!("\u{1}{answer}\u{1}"),
-                    )));
-                }
-                return out;
-            }
+    /// A PRIVMSG or NOTICE (CTCP requests are the read task's).
+    fn on_text(&self, rooms: &Rooms, from: &str, target: &str, text: &str) -> Vec<Payload> {
+        let Incoming::Text(text) = from_irc(text) else {
+            return Vec::new();
         };
         let msg = if is_channel(target) {
-            match self.rooms.name(target) {
-                Some(room) => ctx.room_message(room, from, text),
-                None => return out,
+            match rooms.name(&self.buddy(target)) {
+                Some(room) => reply::Message::room(room, from, text),
+                None => return Vec::new(),
             }
         } else {
             match self.private_rooms.get(&fold(from)) {
-                Some(room) if self.rooms.is_joined(room) => ctx.private_message(room, from, text),
-                _ => ctx.message(self.buddy(from), text),
+                Some(room) if rooms.is_joined(room) => reply::Message::private(room, from, text),
+                _ => reply::Message::new(self.buddy(from), text),
             }
         };
-        out.main.push(Payload::ConvMessage(msg.into_inner()));
-        out
+        vec![msg.into_payload(rooms.user())]
     }
 
-    fn on_nick(&mut self, old: &str, new: &str) -> Vec<Payload> {
+    fn on_nick(&mut self, rooms: &mut Rooms, old: &str, new: &str) -> Vec<Payload> {
         if self.is_me(old) {
             self.nick = new.to_owned();
         }
         if let Some(room) = self.private_rooms.remove(&fold(old)) {
             self.private_rooms.insert(fold(new), room);
         }
-        self.rooms.renamed_everywhere(old, new)
+        let mine = self.rooms_of(rooms);
+        mine.iter()
+            .flat_map(|r| rooms.renamed(r, old, new))
+            .collect()
     }
 
-    /// Operator status given or taken.
-    fn on_modes(&mut self, channel: &str, modes: &[Mode<ChannelMode>]) -> Vec<Payload> {
+    /// Operator status given or taken in `room`.
+    fn on_modes(
+        &mut self,
+        rooms: &mut Rooms,
+        room: &str,
+        modes: &[Mode<ChannelMode>],
+    ) -> Vec<Payload> {
         let mut out = Vec::new();
         for mode in modes {
             let (given, kind, nick) = match mode {
@@ -344,7 +293,7 @@ impl State {
             ) {
                 continue;
             }
-            let Some(current) = self.rooms.occupant_of(channel, nick) else {
+            let Some(current) = rooms.occupant_of(room, nick) else {
                 continue;
             };
             let flags = if given {
@@ -352,29 +301,31 @@ impl State {
             } else {
                 current.flags.without(ParticipantFlag::Moderator)
             };
-            out.extend(self.rooms.flags_changed(channel, nick, flags));
+            out.extend(rooms.flags_changed(room, nick, flags));
         }
         out
     }
 
-    fn on_response(&mut self, code: Response, args: &[String]) -> Vec<Payload> {
+    fn on_response(&mut self, rooms: &mut Rooms, code: Response, args: &[String]) -> Vec<Payload> {
         let arg = |i: usize| args.get(i).map_or("", String::as_str);
-        let rooms = &mut self.rooms;
+        // The room named by argument `i`, under the session's name.
+        let suffix = self.suffix.clone();
+        let room = |i: usize| format!("{}{suffix}", arg(i));
         match code {
             Response::RPL_TOPIC => {
-                let by = rooms.subject(arg(1)).map(|(_, by)| by.to_owned());
-                rooms.subject_changed(arg(1), &clean(arg(2)), &by.unwrap_or_default())
+                let by = rooms.subject(&room(1)).map(|(_, by)| by.to_owned());
+                rooms.subject_changed(&room(1), &clean(arg(2)), &by.unwrap_or_default())
             }
             Response::RPL_TOPICWHOTIME => {
-                let text = rooms.subject(arg(1)).map(|(text, _)| text.to_owned());
-                rooms.subject_changed(arg(1), &text.unwrap_or_default(), nick_of(arg(2)))
+                let text = rooms.subject(&room(1)).map(|(text, _)| text.to_owned());
+                rooms.subject_changed(&room(1), &text.unwrap_or_default(), nick_of(arg(2)))
             }
             Response::RPL_LISTSTART | Response::RPL_LIST | Response::RPL_LISTEND => {
                 self.on_list(code, args)
             }
-            Response::RPL_WHOREPLY => self.on_who_reply(args),
+            Response::RPL_WHOREPLY => self.on_who_reply(rooms, args),
             Response::RPL_ENDOFWHO => self.on_who_end(arg(1)),
-            Response::RPL_NAMREPLY if rooms.name(arg(2)).is_some() => {
+            Response::RPL_NAMREPLY if rooms.name(&room(2)).is_some() => {
                 let names = self.names.entry(fold(arg(2))).or_default();
                 let room = MAX_NAMES.saturating_sub(names.len());
                 names.extend(arg(3).split_whitespace().take(room).map(occupant));
@@ -382,10 +333,9 @@ impl State {
             }
             Response::RPL_ENDOFNAMES => {
                 let names = self.names.remove(&fold(arg(1))).unwrap_or_default();
-                if rooms.is_joined(arg(1)) {
-                    rooms.occupants_are(arg(1), names)
-                } else {
-                    rooms.joined(arg(1), &self.nick, names)
+                match rooms.is_joined(&room(1)) {
+                    true => rooms.occupants_are(&room(1), names),
+                    false => rooms.joined(&room(1), &self.nick, names),
                 }
             }
             Response::ERR_NOSUCHCHANNEL
@@ -397,7 +347,7 @@ impl State {
             | Response::ERR_BADCHANMASK
                 // The same codes about a room already joined (a PRIVMSG
                 // refused, say) do not end it.
-                if rooms.name(arg(1)).is_some() && !rooms.is_joined(arg(1)) =>
+                if rooms.name(&room(1)).is_some() && !rooms.is_joined(&room(1)) =>
             {
                 let flag = match code {
                     Response::ERR_BADCHANNELKEY
@@ -405,10 +355,26 @@ impl State {
                     | Response::ERR_BANNEDFROMCHAN => ParticipantFlag::NotAuthorized,
                     _ => ParticipantFlag::RoomNotFound,
                 };
-                rooms.join_failed(arg(1), flag, &format!("{}: {}", arg(1), arg(2)))
+                rooms.join_failed(&room(1), flag, &format!("{}: {}", arg(1), arg(2)))
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// What the read task answers the server itself: PONG to a PING, a CTCP
+/// answer to a request (requests come in PRIVMSG, never in NOTICE).
+pub(crate) fn server_answer(msg: &Message) -> Option<Command> {
+    match (&msg.command, &msg.prefix) {
+        (Command::PING(token, _), _) => Some(Command::PONG(token.clone(), None)),
+        (Command::PRIVMSG(_, text), Some(Prefix::Nickname(from, _, _))) => match from_irc(text) {
+            Incoming::Ctcp { command, argument } => {
+                let answer = ctcp_answer(command, argument)?;
+                Some(Command::NOTICE(from.clone(), format!("\u{1}{answer}\u{1}")))
+            }
+            Incoming::Text(_) => None,
+        },
+        _ => None,
     }
 }
 

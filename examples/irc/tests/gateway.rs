@@ -160,7 +160,7 @@ async fn a_gateway_network_that_drops_comes_back_and_rejoins() -> TestResult {
     irc.restart().await?;
     let back = main
         .expect("news of the new connection", |p| match p {
-            Payload::ConvMessage(m) if m.message.contains("again as alice") => Some(()),
+            Payload::ConvMessage(m) if m.message.starts_with("reconnected to") => Some(()),
             _ => None,
         })
         .await;
@@ -193,6 +193,128 @@ async fn a_gateway_network_that_drops_comes_back_and_rejoins() -> TestResult {
         (m.nickname.as_deref(), m.message.as_str()),
         (Some("bob"), "welcome back")
     );
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// Two networks in one session share its room tracker: a QUIT, a nickname
+/// change and a reconnect on one network touch only that network's rooms
+/// (the other room stays joined, so a replayed join of it is answered at
+/// once from the tracker).
+#[tokio::test]
+async fn two_networks_keep_their_rooms_apart() -> TestResult {
+    let mut one = Ngircd::start().await?;
+    let two = Ngircd::start().await?;
+    let (n1, n2) = (
+        format!("127.0.0.1:{}", one.port()),
+        format!("127.0.0.1:{}", two.port()),
+    );
+    let mut carol1 = PlainClient::connect(one.port(), "carol").await?;
+    carol1.send("JOIN #a").await?;
+    carol1
+        .expect("end of NAMES", |l| l.command == "366")
+        .await?;
+    let mut carol2 = PlainClient::connect(two.port(), "carol").await?;
+    carol2.send("JOIN #b").await?;
+    carol2
+        .expect("end of NAMES", |l| l.command == "366")
+        .await?;
+    let mut main = gateway().await?;
+    let (a, b) = (format!("#a%{n1}"), format!("#b%{n2}"));
+    assert_eq!(main.join_room(USER, &a, "alice", "").await?.len(), 2);
+    assert_eq!(main.join_room(USER, &b, "alice", "").await?.len(), 2);
+
+    // carol quits network one: she leaves #a, not #b.
+    carol1.send("QUIT :bye").await?;
+    let left = main
+        .expect("carol leaving", |p| match p {
+            Payload::ParticipantChanged(p) if p.nickname == "carol" => Some(p.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(
+        (left.room.as_str(), left.status),
+        (a.as_str(), StatusType::StatusNone as i32)
+    );
+    // carol renames herself on network two: in #b only.
+    carol2.send("NICK carola").await?;
+    let renamed = main
+        .expect("carol renamed", |p| match p {
+            Payload::ParticipantChanged(p) if p.newname.as_deref() == Some("carola") => {
+                Some(p.room.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(renamed, b);
+
+    // Network one drops and comes back: #a is joined again, as its op now.
+    one.restart().await?;
+    let own = main
+        .expect("alice's new flags in #a", |p| match p {
+            Payload::ParticipantChanged(p) if p.room == a && p.nickname == "alice" => Some(p.flag),
+            _ => None,
+        })
+        .await?;
+    assert!(own & ParticipantFlag::Moderator.bit() != 0, "{own}");
+    // #b was never lost: Spectrum 2's replay of its join is answered from
+    // the tracker, with carola.
+    let again = main.join_room(USER, &b, "alice", "").await?;
+    let names: Vec<&str> = again.iter().map(|p| p.nickname.as_str()).collect();
+    assert_eq!(names, ["carola", "alice"]);
+    carol2.send("PRIVMSG #b :still here").await?;
+    let m = main
+        .expect("carola's message in #b", |p| match p {
+            Payload::ConvMessage(m) if m.buddy_name == b => Some(m.message.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(m, "still here");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+/// A network given up for good ends its rooms and says so; the session and
+/// its other networks go on.
+#[tokio::test]
+async fn a_gateway_network_given_up_ends_its_rooms_not_the_session() -> TestResult {
+    let mut gone = Ngircd::start().await?;
+    let other = Ngircd::start().await?;
+    let config = format!("{GATEWAY}irc_reconnect_attempts = 1\n");
+    let mut main = MainInstance::spawn(env!("CARGO_BIN_EXE_irc"), config).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    let network = format!("127.0.0.1:{}", gone.port());
+    let room = format!("#lost%{network}");
+    main.join_room(USER, &room, "alice", "").await?;
+    gone.stop();
+    let left = main
+        .expect("alice out of the room", |p| match p {
+            Payload::ParticipantChanged(p) if p.room == room && p.nickname == "alice" => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(left.status, StatusType::StatusNone as i32);
+    let reason = left.status_message.unwrap_or_default();
+    assert!(
+        reason.contains(&network) && reason.contains("gave up"),
+        "{reason}"
+    );
+    let told = main
+        .expect("news that the network is given up", |p| match p {
+            Payload::ConvMessage(m) if m.message.contains("gave up") => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(told.buddy_name, "127.0.0.1");
+    main.expect_none("DISCONNECTED", std::time::Duration::from_millis(200), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    let room = format!("#ok%127.0.0.1:{}", other.port());
+    assert_eq!(main.join_room(USER, &room, "alice", "").await?.len(), 1);
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }

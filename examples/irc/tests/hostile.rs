@@ -162,7 +162,7 @@ async fn a_dropped_connection_moves_to_the_next_server_and_rejoins() -> TestResu
     assert!(lost.contains(&first.address()), "{lost}");
     let back = main
         .expect("news of the new connection", |p| match p {
-            Payload::ConvMessage(m) if m.message.contains("again as alice") => {
+            Payload::ConvMessage(m) if m.message.starts_with("reconnected to") => {
                 Some(m.message.clone())
             }
             _ => None,

@@ -108,7 +108,7 @@
 //!             },
 //!         );
 //!         let to_network = link.sender();
-//!         ctx.follow_link(link.watch(), LinkReport::new("chat"));
+//!         ctx.follow_link(link.states(), LinkReport::new("chat"));
 //!         // The read loop: a task of the session, ended with it.
 //!         let reader = ctx.clone();
 //!         tokio::spawn(async move {

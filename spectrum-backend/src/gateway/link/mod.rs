@@ -7,7 +7,9 @@
 //! jittered exponential [`Backoff`] until it gives up. The owner sees every
 //! [`LinkState`] in order with the input ([`Link::next`]) and maps it to
 //! CONNECTED / DISCONNECTED and to a sentence for the user
-//! ([`LinkState::frame`], [`LinkState::describe`]).
+//! ([`LinkState::frame`], [`LinkState::describe`]); another task gets every
+//! transition too from [`Link::states`] (what
+//! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
 //! A network that is no byte stream (an HTTP long-poll) keeps the same
 //! backoff and states with [`Retries`] around its own loop.
@@ -45,6 +47,7 @@ mod lines;
 mod retries;
 mod state;
 mod supervisor;
+mod transitions;
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -59,6 +62,7 @@ pub use backoff::Backoff;
 pub use lines::{Line, LineCodec};
 pub use retries::Retries;
 pub use state::{ConnectError, LinkClosed, LinkState};
+pub use transitions::LinkStates;
 
 /// How a [`Link`] behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +150,7 @@ pub struct Link<In, Out> {
     sender: LinkSender<Out>,
     events: mpsc::Receiver<LinkEvent<In>>,
     state: watch::Receiver<LinkState>,
+    transitions: watch::Receiver<transitions::History>,
     close: CancellationToken,
     close_timeout: Duration,
     task: Option<JoinHandle<()>>,
@@ -174,12 +179,15 @@ where
         let (tx, outgoing) = mpsc::channel(settings.send_queue.max(1));
         let (events_tx, events) = mpsc::channel(settings.receive_queue.max(1));
         let (state_tx, state) = watch::channel(LinkState::Connecting { attempt: 1 });
+        let publisher = transitions::publisher();
+        let transitions = publisher.subscribe();
         let close = CancellationToken::new();
         let close_timeout = settings.close_timeout;
         let ends = supervisor::Ends {
             outgoing,
             events: events_tx,
             state: state_tx,
+            transitions: publisher,
             close: close.clone(),
         };
         let task = tokio::spawn(supervisor::supervise(settings, codec, connect, ends));
@@ -187,6 +195,7 @@ where
             sender: LinkSender { tx },
             events,
             state,
+            transitions,
             close,
             close_timeout,
             task: Some(task),
@@ -215,9 +224,17 @@ where
     }
 
     /// A receiver that sees the latest state (intermediate ones may be
-    /// skipped; [`Link::next`] has them all).
+    /// skipped: a drop and a quick reconnect look like no change;
+    /// [`Link::states`] and [`Link::next`] have them all).
     pub fn watch(&self) -> watch::Receiver<LinkState> {
         self.state.clone()
+    }
+
+    /// Every state from now on, in order, for an observer other than the
+    /// owner (e.g. [`Ctx::follow_link`](crate::Ctx::follow_link)): the
+    /// current state first, then each transition.
+    pub fn states(&self) -> LinkStates {
+        LinkStates::new(self.transitions.clone())
     }
 
     /// Writes what is queued, closes the connection and stops trying; gives

@@ -10,13 +10,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{Decoder, Encoder, FramedRead};
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnectError, LinkEvent, LinkSettings, LinkState, Retries};
+use super::{ConnectError, LinkEvent, LinkSettings, LinkState, Retries, transitions};
 
 /// The channels between the task and its [`Link`](super::Link).
 pub(super) struct Ends<In, Out> {
     pub(super) outgoing: mpsc::Receiver<Out>,
     pub(super) events: mpsc::Sender<LinkEvent<In>>,
     pub(super) state: watch::Sender<LinkState>,
+    pub(super) transitions: transitions::Publisher,
     pub(super) close: CancellationToken,
 }
 
@@ -36,6 +37,7 @@ impl<In, Out> Ends<In, Out> {
     /// Publishes `state`; false if the owner is gone.
     async fn publish(&self, state: LinkState) -> bool {
         self.state.send_replace(state.clone());
+        transitions::publish(&self.transitions, state.clone());
         self.events.send(LinkEvent::State(state)).await.is_ok()
     }
 }

@@ -368,8 +368,31 @@ impl Rooms {
     /// once it is back. Returns those joins, with the nickname Spectrum 2
     /// knows the user by; [`Rooms::joined`] then reports only what changed.
     pub fn connection_lost(&mut self) -> Vec<JoinRequest> {
+        self.connection_lost_where(|_| true)
+    }
+
+    /// [`Rooms::connection_lost`] for the rooms whose name `on_link`
+    /// accepts: one of the session's connections was lost (a gateway
+    /// connected to several networks, rooms named after theirs), the
+    /// others' rooms stay joined.
+    ///
+    /// ```
+    /// # use spectrum_backend::gateway::rooms::{Occupant, Rooms};
+    /// # use spectrum_backend::proto::Room;
+    /// let mut rooms = Rooms::new("alice@example.org");
+    /// for room in ["#a%irc.one.net", "#b%irc.two.net"] {
+    ///     let join = Room { room: room.into(), nickname: "alice".into(), ..Room::default() };
+    ///     rooms.join_requested(&join);
+    ///     rooms.joined(room, "alice", [Occupant::new("bob")]);
+    /// }
+    /// let rejoin = rooms.connection_lost_where(|room| room.ends_with("%irc.one.net"));
+    /// assert_eq!(rejoin.len(), 1);
+    /// assert!(!rooms.is_joined("#a%irc.one.net") && rooms.is_joined("#b%irc.two.net"));
+    /// ```
+    pub fn connection_lost_where(&mut self, on_link: impl Fn(&str) -> bool) -> Vec<JoinRequest> {
         self.rooms
             .values_mut()
+            .filter(|r| on_link(&r.name))
             .map(|r| {
                 r.joined = false;
                 JoinRequest {
