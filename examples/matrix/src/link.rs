@@ -159,7 +159,7 @@ impl Link {
         user: &str,
         password: &str,
     ) -> Result<Link, Error> {
-        let keeper = Keeper::open(ctx.config(), ctx.user());
+        let keeper = Keeper::open(ctx);
         let resumed = resume(&keeper, settings, user).await?;
         let (client, first, news) = match resumed {
             Some((client, first)) => {
