@@ -16,7 +16,7 @@
 //!
 //! | key                        | default                        | what it does |
 //! |----------------------------|--------------------------------|--------------|
-//! | `service.working_dir`      | the current directory (Spectrum 2 starts the backend there) | where `spectrum-backend-state.sqlite3` keeps each user's access token and sync position |
+//! | `service.working_dir`      | none: sessions are not kept    | where `spectrum-backend-state.sqlite3` keeps each user's access token and sync position (`backend.store_dir` overrides it) |
 //! | `matrix.homeserver`        | `https://` + the Matrix ID's server | the client API's base URL (`http://` allowed) |
 //! | `matrix.max_response_bytes`| 16 MiB (at least 1024)         | the largest answer read, a sync included; larger ones are refused unread |
 //! | `matrix.attachment_hosts`  | none                           | hosts (comma or space separated) whose URLs are fetched and uploaded even when they are addresses, local, or plain HTTP |
@@ -70,17 +70,30 @@
 //! * **Two sides.** [`matrix`] is the network side: a client for the dozen
 //!   client-server endpoints used, serde types over `reqwest` (rustls with
 //!   ring), no Spectrum 2 in it. `view` (what an event shows, what an XMPP
-//!   message becomes) and `state` (a sync answer → events for Spectrum 2)
-//!   are pure and unit-tested; `link` does the I/O between them.
+//!   message becomes) and `state` (a sync answer → frames for Spectrum 2,
+//!   built as the framework's owned replies where the answer is read) are
+//!   pure and unit-tested; `link` does the I/O between them.
+//! * **Group chats are the session's room tracker** (`gateway::rooms`,
+//!   through `Ctx::with_rooms`), from the handlers and the sync task
+//!   alike. A joined Matrix room is identified there by its room ID
+//!   (`Rooms::identify`), members are occupants identified by user ID under
+//!   their display names, with the moderator flag from the power levels;
+//!   `state` only says what a room's members and topic are now, and the
+//!   tracker sends the differences (a changed display name is a rename),
+//!   remembers the topic, and answers the JOIN_ROOM that Spectrum 2
+//!   replays after CONNECTED with the room as it is now. Handlers take the
+//!   framework's views (`view::Message` says whether a message is for a
+//!   room, an occupant or a contact).
 //! * **One session, two tasks.** [`Matrix`] is a user's session: handlers
 //!   run one event from Spectrum 2 at a time. A sync task, started after
 //!   CONNECTED, long-polls `/sync`, reports, and saves the position after
-//!   each answer it reported. It is supervised with the framework's
+//!   each answer it reported (in the framework's per-user store,
+//!   `ctx.store()`). It is supervised with the framework's
 //!   `gateway::link::Retries` (the backoff and link states the stream
-//!   links use): an unreachable homeserver is retried with jittered
-//!   backoff, the user told once when it goes away and once when it is
-//!   back; the user is disconnected when it stays away or the token is
-//!   revoked.
+//!   links use) and told with its `LinkReport`: an unreachable homeserver
+//!   is retried with jittered backoff, the user told once when it goes
+//!   away and once when it is back; the user is disconnected when it stays
+//!   away or the token is revoked.
 //! * **Bounded memory.** Every answer is read with a size cap and refused
 //!   beyond it; the sync filter limits each room's timeline to 50 events;
 //!   pending receipts per room are capped. A sync answer over the cap is
@@ -89,6 +102,18 @@
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
 //!   while room IDs are case-sensitive: a joined room is found by ID or
 //!   alias in any case, and every event uses the name as JOIN_ROOM gave it.
+//!
+//! # Size, and what the framework does for it
+//!
+//! 2,595 lines of code (non-blank lines that are not comments, outside
+//! `#[cfg(test)]` modules; tests/ not counted), of which the Matrix client
+//! (`matrix`) is 911. Before its rooms moved onto the session's room
+//! tracker, with owned replies, views, `LinkReport` and `ctx.store()`, it
+//! was 2,822. The framework's parts it uses, counted the same way: the
+//! room tracker 588, owned replies 417, contacts 223, the per-user store
+//! 273, link backoff, retries and states 222, `LinkReport` 95, views 166;
+//! besides the runtime itself (sessions, framing, config, CONNECTED and
+//! the replayed JOIN_ROOM answered without a handler).
 //!
 //! # The client crate
 //!
