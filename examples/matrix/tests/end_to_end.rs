@@ -484,7 +484,7 @@ async fn a_replayed_join_shows_the_room_as_it_is_now() -> TestResult {
     assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "First");
 
     // The room changes: carol joins and is made a moderator, bob takes
-    // another name, the topic changes.
+    // another name, the topic changes, alice takes another name.
     let carol = user(&synapse, "carol").await?;
     carol.join("#replay:localhost").await?;
     main.expect("carol's arrival", |p| match p {
@@ -520,11 +520,32 @@ async fn a_replayed_join_shows_the_room_as_it_is_now() -> TestResult {
     bob.set_state(&room, "m.room.topic", "", &json!({"topic": "Second"}))
         .await?;
     assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "Second");
+    // alice takes another name from another client: her nickname follows.
+    let (elsewhere, _token) = alice_elsewhere(&synapse).await?;
+    elsewhere.set_display_name("Alicia").await?;
+    let own = main
+        .expect("alice's new nickname", |p| match p {
+            Payload::RoomNicknameChanged(r) if r.room == "#replay:localhost" => {
+                Some(r.nickname.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(own, "Alicia");
+    let renamed = main
+        .expect("alice's rename", |p| match p {
+            Payload::ParticipantChanged(p) if p.flag & ParticipantFlag::Me.bit() != 0 => {
+                Some((p.nickname.clone(), p.newname.clone()))
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(renamed, ("alice".to_owned(), Some("Alicia".to_owned())));
 
     // Spectrum 2 sends JOIN_ROOM again (it does after every CONNECTED):
     // the answer is the room as it is now.
     let replay = main
-        .join_room(USER, "#replay:localhost", "alice", "")
+        .join_room(USER, "#replay:localhost", "Alicia", "")
         .await?;
     let mut now: Vec<(&str, bool)> = replay
         .iter()
@@ -534,7 +555,7 @@ async fn a_replayed_join_shows_the_room_as_it_is_now() -> TestResult {
         })
         .collect();
     let own = now.pop();
-    assert_eq!(own, Some(("alice", false)), "the user last");
+    assert_eq!(own, Some(("Alicia", false)), "the user last");
     now.sort_unstable();
     assert_eq!(now, [("Robert", true), ("carol", true)]);
     assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "Second");
