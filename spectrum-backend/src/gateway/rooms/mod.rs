@@ -13,7 +13,10 @@
 //!   with ROOM_NICKNAME_CHANGED first;
 //! * the JOIN_ROOM that Spectrum 2 replays after every CONNECTED, for a room
 //!   already joined, is answered from memory without touching the network;
-//! * a full occupant list becomes only the differences.
+//! * a full occupant list becomes only the differences;
+//! * a network with identifiers of its own, for rooms ([`Rooms::identify`])
+//!   or people ([`Occupant::id`](Occupant#structfield.id)), finds rooms by
+//!   them and sees a changed nickname in a full list as a rename.
 //!
 //! ```
 //! use spectrum_backend::gateway::rooms::{JoinAction, Occupant, Rooms};
