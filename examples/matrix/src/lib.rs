@@ -180,7 +180,7 @@ pub struct Matrix {
 
 /// Where an XMPP message goes.
 enum Target {
-    /// A group chat: room ID, and the name to report errors under.
+    /// A group chat, by room ID.
     Room(String),
     /// A person, reached in the direct chat with them.
     Person(String),
