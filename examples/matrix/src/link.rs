@@ -1,5 +1,5 @@
-//! The logged-in Matrix account: login, the sync task, and turning [`Out`]
-//! events into messages for Spectrum 2.
+//! The logged-in Matrix account: login, the sync task, and what it tells
+//! Spectrum 2 beyond the frames [`Out`] carries.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -7,15 +7,14 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use spectrum_backend::gateway::contacts::Contact;
 use spectrum_backend::gateway::link::{Backoff, LinkState, Retries};
-use spectrum_backend::proto::Payload;
-use spectrum_backend::{ConnectionError, Ctx, Error, ParticipantFlag, StatusType};
+use spectrum_backend::{ConnectionError, Ctx, Error, LinkReport, StatusType};
 
 use crate::matrix::types::{JoinedRoom, Session, SyncRequest, SyncResponse};
 use crate::matrix::{self, Client, Limits};
 use crate::saved::{Keeper, Saved};
 use crate::settings::Settings;
-use crate::state::{Change, Out, Tracker};
-use crate::view::{self, Shown};
+use crate::state::{Out, Tracker};
+use crate::view;
 
 /// Largest avatar fetched for an icon hash or a vCard photo.
 pub(crate) const AVATAR_BYTES: usize = 1 << 20;
@@ -160,7 +159,7 @@ impl Link {
         user: &str,
         password: &str,
     ) -> Result<Link, Error> {
-        let keeper = Keeper::open(ctx.config(), ctx.user());
+        let keeper = Keeper::open(ctx);
         let resumed = resume(&keeper, settings, user).await?;
         let (client, first, news) = match resumed {
             Some((client, first)) => {
@@ -189,9 +188,9 @@ impl Link {
         let me = client.user_id().to_owned();
         let client = Arc::new(client);
         let tracker = Arc::new(Mutex::new(Tracker::new(me, ctx.user())));
-        let mut outs = apply(&client, &tracker, &first, true);
+        let mut outs = apply(ctx, &client, &tracker, &first, true);
         if let Some(news) = &news {
-            outs.extend(apply(&client, &tracker, news, false));
+            outs.extend(apply(ctx, &client, &tracker, news, false));
         }
         ctx.connected().await?;
         report(ctx, &client, &tracker, outs).await?;
@@ -244,50 +243,54 @@ impl Drop for Link {
     }
 }
 
+/// Applies a sync answer to the tracker and the session's rooms (locked
+/// in that order, everywhere).
 fn apply(
+    ctx: &Ctx,
     client: &Client,
     tracker: &Mutex<Tracker>,
     sync: &SyncResponse,
     initial: bool,
 ) -> Vec<Out> {
-    lock(tracker).on_sync(
-        sync,
-        initial,
-        // A server shows a transaction ID only to the device that sent the
-        // event: this session's, whichever process of the backend sent it.
-        |_txn| true,
-        |mxc| client.download_url(mxc),
-        SystemTime::now(),
-    )
+    let mut tracker = lock(tracker);
+    ctx.with_rooms(|rooms| {
+        tracker.on_sync(
+            rooms,
+            sync,
+            initial,
+            |mxc| client.download_url(mxc),
+            SystemTime::now(),
+        )
+    })
 }
 
-/// Where the sync loop stands: its position, and its supervision.
+/// Where the sync loop stands: its supervision, and what the user was told.
 struct Syncing {
     ctx: Ctx,
-    /// The homeserver's host: how the user is told about it, and the
-    /// pseudo-contact that tells them.
+    /// The homeserver's host, for logs.
     network: String,
     retries: Retries,
+    /// Tells the user, from the homeserver's name, when it goes away and
+    /// comes back; DISCONNECTED when it stays away.
+    report: LinkReport,
 }
 
 impl Syncing {
-    /// Tells the user how the link to the homeserver stands, and shows the
-    /// contacts offline while it is away and as they were once it is back.
-    async fn tell(&self, state: &LinkState, tracker: &Mutex<Tracker>) -> Result<(), Error> {
-        let text = state.describe(&self.network);
-        tracing::info!("{text}");
-        self.ctx.message(&self.network, text).send().await?;
+    /// Tells Spectrum 2 and the user how the link to the homeserver stands,
+    /// and shows the contacts offline while it is away and as they were
+    /// once it is back.
+    async fn tell(&mut self, state: &LinkState, tracker: &Mutex<Tracker>) -> Result<(), Error> {
+        tracing::info!("{}", state.describe(&self.network));
+        self.ctx.report_link(&mut self.report, state).await?;
         let frames = {
             let mut tracker = lock(tracker);
             match state {
                 LinkState::Up => tracker.roster_as_known(),
-                _ => tracker.roster.all_offline(),
+                LinkState::Retrying { .. } => tracker.roster.all_offline(),
+                _ => Vec::new(),
             }
         };
-        for frame in frames {
-            self.ctx.send(frame).await?;
-        }
-        Ok(())
+        self.ctx.send_all(frames).await
     }
 }
 
@@ -306,10 +309,16 @@ async fn sync_loop(
     // Every answer proves the link up: a failure after one starts over.
     let mut link = Syncing {
         ctx: ctx.clone(),
+        report: LinkReport::new(network.as_str()),
         network,
         retries: Retries::new(RETRIES, Duration::ZERO),
     };
-    link.retries.up();
+    // Up since the login's sync (CONNECTED is sent already).
+    if let Some(up) = link.retries.up()
+        && link.tell(&up, &tracker).await.is_err()
+    {
+        return;
+    }
     let mut timeline = TIMELINE_LIMIT;
     loop {
         let request = SyncRequest {
@@ -332,7 +341,7 @@ async fn sync_loop(
                 }
                 timeline = TIMELINE_LIMIT;
                 since = answer.next_batch.clone();
-                let outs = apply(&client, &tracker, &answer, false);
+                let outs = apply(&ctx, &client, &tracker, &answer, false);
                 if report(&ctx, &client, &tracker, outs).await.is_err() {
                     return;
                 }
@@ -359,9 +368,8 @@ async fn sync_loop(
                 let was_up = link.retries.is_up();
                 let state = link.retries.failed(e.to_string());
                 let LinkState::Retrying { delay, .. } = state else {
-                    let text = state.describe(&link.network);
-                    tracing::warn!("{text}");
-                    let _ = ctx.disconnect(ConnectionError::NetworkError, text).await;
+                    // Gave up: DISCONNECTED, and Spectrum 2 logs in again.
+                    let _ = link.tell(&state, &tracker).await;
                     return;
                 };
                 // Told once per outage, not at every try.
@@ -385,26 +393,9 @@ async fn sync_loop(
     }
 }
 
-/// A message for Spectrum 2, with what Matrix adds to the text.
-fn dress<'a>(
-    mut builder: spectrum_backend::MessageBuilder<'a>,
-    shown: Shown,
-    at: Option<SystemTime>,
-) -> spectrum_backend::MessageBuilder<'a> {
-    if let Some(xhtml) = shown.xhtml {
-        builder = builder.xhtml(xhtml);
-    }
-    if let Some((url, name)) = shown.attachment {
-        builder = builder.attachment(url, name);
-    }
-    if let Some(at) = at {
-        builder = builder.timestamp(at);
-    }
-    builder
-}
-
-/// Sends events to Spectrum 2; fetches what contacts need (profiles,
-/// avatars) and accepts direct-chat invitations on the way.
+/// Sends what the tracker said to Spectrum 2, frames in one write each
+/// run; fetches what contacts need (profiles, avatars) and accepts
+/// direct-chat invitations on the way.
 pub(crate) async fn report(
     ctx: &Ctx,
     client: &Client,
@@ -412,69 +403,21 @@ pub(crate) async fn report(
     outs: Vec<Out>,
 ) -> Result<(), Error> {
     let mut queue = std::collections::VecDeque::from(outs);
+    let mut frames = Vec::new();
     while let Some(out) = queue.pop_front() {
+        let out = match out {
+            Out::Frame(frame) => {
+                frames.push(frame);
+                continue;
+            }
+            other => other,
+        };
+        if !frames.is_empty() {
+            ctx.send_all(frames.drain(..)).await?;
+        }
         match out {
-            Out::Message {
-                buddy,
-                shown,
-                carbon,
-                at,
-            } => {
-                let text = shown.text.clone();
-                let mut builder = dress(ctx.message(buddy, text), shown, at);
-                if carbon {
-                    builder = builder.carbon();
-                }
-                builder.send().await?;
-            }
-            Out::RoomMessage {
-                room,
-                nick,
-                shown,
-                at,
-            } => {
-                let text = shown.text.clone();
-                dress(ctx.room_message(room, nick, text), shown, at)
-                    .send()
-                    .await?;
-            }
-            Out::Participant {
-                room,
-                nick,
-                moderator,
-                change,
-            } => {
-                let mut p = ctx.participant(room, nick);
-                if moderator {
-                    p = p.flag(ParticipantFlag::Moderator);
-                }
-                p = match change {
-                    Change::Present => p,
-                    Change::Left => p.left(),
-                    Change::Renamed(to) => p.renamed(to),
-                };
-                p.send().await?;
-            }
-            Out::Subject { room, text, by } => ctx.subject(room, text).by(by).send().await?,
-            Out::Typing { buddy, typing } => {
-                if typing {
-                    ctx.typing(buddy).await?;
-                } else {
-                    ctx.stopped_typing(buddy).await?;
-                }
-            }
-            Out::Ack { buddy, id } => ctx.message_ack(buddy, id).await?,
+            Out::Frame(_) => {}
             Out::Contact { user_id } => announce(ctx, client, tracker, &user_id).await?,
-            Out::Presence {
-                user_id,
-                status,
-                message,
-            } => {
-                let frame = lock(tracker)
-                    .roster
-                    .status_changed(&user_id, status, &message);
-                send(ctx, frame).await?;
-            }
             Out::AcceptInvite { room_id, from } => {
                 match accept(client, tracker, &room_id, &from).await {
                     Ok(more) => queue.extend(more),
@@ -483,7 +426,10 @@ pub(crate) async fn report(
             }
         }
     }
-    Ok(())
+    if frames.is_empty() {
+        return Ok(());
+    }
+    ctx.send_all(frames).await
 }
 
 /// Joins a direct chat the user was invited to and records it in `m.direct`.
@@ -502,14 +448,6 @@ async fn accept(
     tracker.add_room(room_id, state);
     tracker.set_direct(&direct, &mut outs);
     Ok(outs)
-}
-
-/// Sends a frame, if there is one.
-async fn send(ctx: &Ctx, frame: Option<Payload>) -> Result<(), Error> {
-    match frame {
-        Some(frame) => ctx.send(frame).await,
-        None => Ok(()),
-    }
 }
 
 /// BUDDY_CHANGED for a direct-chat partner, if anything changed: display
@@ -538,5 +476,8 @@ async fn announce(
             .roster
             .update(user_id, contact.status(status, message))
     };
-    send(ctx, frame).await
+    match frame {
+        Some(frame) => ctx.send(frame).await,
+        None => Ok(()),
+    }
 }

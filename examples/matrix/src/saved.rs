@@ -6,12 +6,9 @@
 //! the last answer shown to the user ended: nothing is shown twice, and
 //! what arrived in between is shown once.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
 use serde::{Deserialize, Serialize};
-use spectrum_backend::Config;
-use spectrum_backend::gateway::store::{Store, UserStore};
+use spectrum_backend::Ctx;
+use spectrum_backend::gateway::store::UserStore;
 
 use crate::matrix::types::Session;
 
@@ -29,19 +26,6 @@ pub(crate) struct Saved {
     pub(crate) since: String,
 }
 
-/// The database, opened by the first login that needs it and shared by all.
-static STORE: Mutex<Option<Store>> = Mutex::new(None);
-
-/// Where the database lives: `service.working_dir` (Spectrum 2 starts the
-/// backend there, so the current directory is the same when it is unset).
-fn directory(config: &Config) -> PathBuf {
-    config
-        .get("service.working_dir")
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from)
-}
-
 /// One user's saved session. Store failures are logged and then ignored:
 /// the session works without them, it just cannot resume.
 pub(crate) struct Keeper {
@@ -49,22 +33,15 @@ pub(crate) struct Keeper {
 }
 
 impl Keeper {
-    /// The saved session of XMPP user `jid`; a store that cannot be opened
-    /// leaves the user without one.
-    pub(crate) fn open(config: &Config, jid: &str) -> Keeper {
-        let mut store = STORE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if store.is_none() {
-            let dir = directory(config);
-            match Store::open(&dir) {
-                Ok(opened) => *store = Some(opened),
-                Err(e) => tracing::warn!("sessions are not kept across restarts: {e}"),
-            }
-        }
-        Keeper {
-            user: store.as_ref().map(|s| s.user(jid)),
-        }
+    /// The saved session of the session's user (in the state database of
+    /// `service.working_dir`); a store that cannot be opened leaves the
+    /// user without one.
+    pub(crate) fn open(ctx: &Ctx) -> Keeper {
+        let user = ctx
+            .store()
+            .inspect_err(|e| tracing::warn!("sessions are not kept across restarts: {e}"))
+            .ok();
+        Keeper { user }
     }
 
     /// Whether sessions are kept (the store is usable).

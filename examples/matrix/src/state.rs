@@ -1,18 +1,23 @@
 //! What the session knows about the Matrix account, and what each sync
 //! answer means for the XMPP side.
 //!
-//! No I/O here: [`Tracker::on_sync`] takes one sync answer and returns the
-//! [`Out`] events to report to Spectrum 2; the handlers ask it where an XMPP
-//! message goes. The sync task applies answers under a lock and sends the
-//! events after releasing it.
+//! No I/O here: [`Tracker::on_sync`] takes one sync answer and returns what
+//! to tell Spectrum 2 ([`Out`]: frames, or contacts to look up); the
+//! handlers ask it where an XMPP message goes. Group chats are the
+//! session's room tracker ([`Rooms`]): a Matrix room the user joined is
+//! identified there by its room ID, its members are occupants identified
+//! by user ID, and this module only says what the room's state is now.
+//! The sync task applies answers under a lock and sends after releasing it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::SystemTime;
 
 use serde_json::Value;
-use spectrum_backend::StatusType;
 use spectrum_backend::gateway::contacts::Contacts;
+use spectrum_backend::gateway::rooms::{Occupant, Rooms};
 use spectrum_backend::proto::Payload;
+use spectrum_backend::reply::{self, Reply as _};
+use spectrum_backend::{ParticipantFlag, StatusType};
 
 use crate::matrix::parse_direct;
 use crate::matrix::room::RoomState;
@@ -25,105 +30,69 @@ const PENDING_ACKS: usize = 64;
 /// Something to tell Spectrum 2.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Out {
-    /// A direct message from (or, as a carbon, to) `buddy`.
-    Message {
-        buddy: String,
-        shown: Shown,
-        carbon: bool,
-        at: Option<SystemTime>,
-    },
-    /// A message in a room the XMPP user joined.
-    RoomMessage {
-        room: String,
-        nick: String,
-        shown: Shown,
-        at: Option<SystemTime>,
-    },
-    /// An occupant appeared, changed, left or was renamed.
-    Participant {
-        room: String,
-        nick: String,
-        moderator: bool,
-        change: Change,
-    },
-    /// A room's topic changed.
-    Subject {
-        room: String,
-        text: String,
-        by: String,
-    },
-    /// A direct-message partner started or stopped typing.
-    Typing { buddy: String, typing: bool },
-    /// A direct-message partner read the message the XMPP user sent with `id`.
-    Ack { buddy: String, id: String },
-    /// A new direct-message partner: announce as a contact.
+    /// A frame, ready to send.
+    Frame(Payload),
+    /// A new direct-message partner: look up and announce as a contact.
     Contact { user_id: String },
-    /// A contact's presence changed.
-    Presence {
-        user_id: String,
-        status: StatusType,
-        message: String,
-    },
     /// An invitation to a direct chat: accept it.
     AcceptInvite { room_id: String, from: String },
-}
-
-/// How an occupant changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// Present (joined, or their flags changed).
-    Present,
-    /// Left the room.
-    Left,
-    /// Now called this.
-    Renamed(String),
 }
 
 /// A Matrix room the account is in.
 #[derive(Debug, Default)]
 struct Joined {
     state: RoomState,
-    nicks: BTreeMap<String, String>,
     /// Newly joined: its timeline up to the account's own join is history,
     /// not shown.
     fresh: bool,
+    /// Members or power levels changed since the room tracker was told.
+    members_changed: bool,
     /// The newest event from someone else not yet marked read.
     unread: Option<String>,
-    /// Partners typing now.
-    typing: BTreeSet<String>,
+    /// Whether the direct-chat partner is typing.
+    typing: bool,
     /// (event ID, XMPP message id) of sent messages awaiting a receipt.
     pending: VecDeque<(String, String)>,
 }
 
-/// A room the XMPP user joined as a group chat.
-#[derive(Debug, Clone)]
-struct Attached {
-    /// The room name exactly as JOIN_ROOM gave it.
-    name: String,
-    /// The user's nickname in it, as Spectrum 2 knows it.
-    nick: String,
+/// A room's members as occupants: display names (see
+/// [`view::nicknames`]), identified by user ID, moderators flagged.
+fn occupants(state: &RoomState, nicks: BTreeMap<String, String>) -> Vec<Occupant> {
+    nicks
+        .into_iter()
+        .map(|(user, nick)| {
+            let o = Occupant::new(nick);
+            let o = if state.is_moderator(&user) {
+                o.flag(ParticipantFlag::Moderator)
+            } else {
+                o
+            };
+            o.id(user)
+        })
+        .collect()
 }
 
-/// What a JOIN_ROOM is answered with.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Occupants {
-    /// Other members: nickname and whether a moderator.
-    pub(crate) others: Vec<(String, bool)>,
-    /// The user's own nickname on Matrix.
-    pub(crate) own_nick: String,
-    pub(crate) own_moderator: bool,
-    /// Topic and who set it (as a nickname).
-    pub(crate) topic: Option<(String, String)>,
-    pub(crate) encrypted: bool,
+/// A message as shown, with what Matrix adds to the text.
+fn dress(mut message: reply::Message, shown: Shown, at: Option<SystemTime>) -> reply::Message {
+    if let Some(xhtml) = shown.xhtml {
+        message = message.xhtml(xhtml);
+    }
+    if let Some((url, name)) = shown.attachment {
+        message = message.attachment(url, name);
+    }
+    if let Some(at) = at {
+        message = message.timestamp(at);
+    }
+    message
 }
 
 /// The session's view of the Matrix account.
 #[derive(Debug)]
 pub(crate) struct Tracker {
     me: String,
+    /// The XMPP user every frame is for.
+    jid: String,
     rooms: HashMap<String, Joined>,
-    /// Rooms joined as group chats, by room ID.
-    attached: HashMap<String, Attached>,
     /// `m.direct`: partner → rooms.
     direct: BTreeMap<String, Vec<String>>,
     /// Partners announced as contacts.
@@ -145,14 +114,18 @@ impl Tracker {
     pub(crate) fn new(me: impl Into<String>, jid: &str) -> Self {
         Tracker {
             roster: Contacts::new(jid),
+            jid: jid.to_owned(),
             me: me.into(),
             rooms: HashMap::new(),
-            attached: HashMap::new(),
             direct: BTreeMap::new(),
             contacts: BTreeSet::new(),
             presence: HashMap::new(),
             invited: BTreeSet::new(),
         }
+    }
+
+    fn frame(&self, reply: impl reply::Reply) -> Out {
+        Out::Frame(reply.into_payload(&self.jid))
     }
 
     /// A contact's presence, if the server reported it.
@@ -178,13 +151,14 @@ impl Tracker {
             .collect()
     }
 
-    /// Applies one sync answer. With `initial`, state is learned but no
-    /// message is shown (it is history); contacts and presence still are.
+    /// Applies one sync answer; `rooms` are the group chats the user
+    /// joined. With `initial`, state is learned but no message is shown
+    /// (it is history); contacts and presence still are.
     pub(crate) fn on_sync(
         &mut self,
+        rooms: &mut Rooms,
         sync: &SyncResponse,
         initial: bool,
-        own_txn: impl Fn(&str) -> bool,
         media_url: impl Fn(&str) -> Option<String>,
         now: SystemTime,
     ) -> Vec<Out> {
@@ -206,14 +180,14 @@ impl Tracker {
             // More arrived than one answer carries (a flood, or a shortened
             // timeline after an oversized answer): say so, never silently.
             if joined.timeline.limited && !initial && !room.fresh {
-                self.on_gap(room_id, &mut out);
+                self.on_gap(rooms, room_id, &mut out);
             }
             for event in &joined.state.events {
-                self.on_state(room_id, event, &mut out);
+                self.on_state(rooms, room_id, event, &mut out);
             }
             for event in &joined.timeline.events {
                 if event.state_key.is_some() {
-                    self.on_state(room_id, event, &mut out);
+                    self.on_state(rooms, room_id, event, &mut out);
                 }
                 let Some(room) = self.rooms.get_mut(room_id) else {
                     continue;
@@ -228,13 +202,14 @@ impl Tracker {
                 if initial || event.state_key.is_some() {
                     continue;
                 }
-                self.on_timeline(room_id, event, &own_txn, &media_url, now, &mut out);
+                self.on_timeline(rooms, room_id, event, &media_url, now, &mut out);
             }
             // A sync that ends before the own join (a long history) leaves
             // the room fresh only until its next answer.
             if let Some(room) = self.rooms.get_mut(room_id) {
                 room.fresh = false;
             }
+            self.tell_members(rooms, room_id, &mut out);
             for event in &joined.ephemeral.events {
                 self.on_ephemeral(room_id, event, &mut out);
             }
@@ -259,33 +234,29 @@ impl Tracker {
             if self.invited.len() < INVITATIONS {
                 self.invited.insert(room_id.clone());
             }
+            // XMPP has no invitation Spectrum 2 carries: the inviter says
+            // what to join.
             let state = RoomState::from_events(&invited.invite_state.events);
             let join = state.alias.clone().unwrap_or_else(|| room_id.clone());
             let name = state.name.clone().unwrap_or_else(|| join.clone());
-            out.push(Out::Message {
-                buddy: invite.sender.clone(),
-                shown: Shown {
-                    text: format!(
-                        "{} invited you to the room {name}: join {join} as a group chat to accept.",
-                        invite.sender
-                    ),
-                    xhtml: None,
-                    attachment: None,
-                },
-                carbon: false,
-                at: None,
-            });
+            let text = format!(
+                "{} invited you to the room {name}: join {join} as a group chat to accept.",
+                invite.sender
+            );
+            out.push(self.frame(reply::Message::new(invite.sender.as_str(), text)));
         }
         for room_id in sync.rooms.leave.keys() {
             self.invited.remove(room_id);
             self.rooms.remove(room_id);
-            if let Some(attached) = self.attached.remove(room_id) {
-                out.push(Out::Participant {
-                    room: attached.name,
-                    nick: attached.nick,
-                    moderator: false,
-                    change: Change::Left,
-                });
+            // Left elsewhere, or kicked: the group chat ends too.
+            let own = rooms.own_nickname(room_id).map(str::to_owned);
+            if let Some(own) = own {
+                out.extend(
+                    rooms
+                        .occupant_left(room_id, &own, "")
+                        .into_iter()
+                        .map(Out::Frame),
+                );
             }
         }
         for event in &sync.presence.events {
@@ -299,12 +270,10 @@ impl Tracker {
                 continue;
             }
             self.presence.insert(event.sender.clone(), now);
-            if self.contacts.contains(&event.sender) {
-                out.push(Out::Presence {
-                    user_id: event.sender.clone(),
-                    status,
-                    message,
-                });
+            if self.contacts.contains(&event.sender)
+                && let Some(frame) = self.roster.status_changed(&event.sender, status, &message)
+            {
+                out.push(Out::Frame(frame));
             }
         }
         out
@@ -339,120 +308,78 @@ impl Tracker {
             .map(|(partner, _)| partner.as_str())
     }
 
-    fn on_state(&mut self, room_id: &str, event: &Event, out: &mut Vec<Out>) {
+    /// The room tracker's news about `room_id`'s members, if they changed
+    /// since it was last told: one full list, the tracker finds the
+    /// differences (renames among them, by user ID).
+    fn tell_members(&mut self, rooms: &mut Rooms, room_id: &str, out: &mut Vec<Out>) {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        let before = room.nicks.clone();
+        if !std::mem::take(&mut room.members_changed) || !rooms.is_joined(room_id) {
+            return;
+        }
+        let list = occupants(&room.state, view::nicknames(&room.state));
+        out.extend(
+            rooms
+                .occupants_are(room_id, list)
+                .into_iter()
+                .map(Out::Frame),
+        );
+    }
+
+    fn on_state(&mut self, rooms: &mut Rooms, room_id: &str, event: &Event, out: &mut Vec<Out>) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
         let (topic_before, encrypted_before) = (room.state.topic.clone(), room.state.encrypted);
-        let was_moderator: BTreeMap<String, bool> = room
-            .state
-            .members
-            .keys()
-            .map(|m| (m.clone(), room.state.is_moderator(m)))
-            .collect();
         if !room.state.apply(event) {
             return;
         }
-        room.nicks = view::nicknames(&room.state);
-        let Some(attached) = self.attached.get(room_id) else {
-            return;
-        };
-        let name = attached.name.clone();
-        let room = &self.rooms[room_id];
-        let participant = |nick: &str, user: &str, change| Out::Participant {
-            room: name.clone(),
-            nick: nick.to_owned(),
-            moderator: room.state.is_moderator(user),
-            change,
-        };
         match event.kind.as_str() {
-            "m.room.member" => {
-                let Some(user) = event.state_key.as_deref() else {
-                    return;
-                };
-                if user == self.me {
-                    return;
-                }
-                match (before.get(user), room.nicks.get(user)) {
-                    (None, Some(now)) => out.push(participant(now, user, Change::Present)),
-                    (Some(old), None) => out.push(participant(old, user, Change::Left)),
-                    (Some(old), Some(now)) if old != now => {
-                        out.push(participant(old, user, Change::Renamed(now.clone())));
-                    }
-                    _ => {}
-                }
-            }
+            // Told as one list before anything that needs it.
+            "m.room.member" | "m.room.power_levels" => room.members_changed = true,
             "m.room.topic" if room.state.topic != topic_before => {
-                let (text, by) = room.state.topic.clone().unwrap_or_default();
-                let by = room
-                    .nicks
-                    .get(&by)
-                    .cloned()
-                    .unwrap_or_else(|| view::localpart(&by).to_owned());
-                out.push(Out::Subject {
-                    room: name.clone(),
-                    text,
-                    by,
-                });
+                self.tell_members(rooms, room_id, out);
+                let (text, by) = self.rooms[room_id].state.topic.clone().unwrap_or_default();
+                let by = self.nickname(rooms, room_id, &by);
+                out.extend(
+                    rooms
+                        .subject_changed(room_id, &text, &by)
+                        .into_iter()
+                        .map(Out::Frame),
+                );
             }
-            "m.room.power_levels" => {
-                for (user, nick) in &room.nicks {
-                    let now = room.state.is_moderator(user);
-                    if was_moderator.get(user) != Some(&now) {
-                        // The user's own entry goes under the nickname
-                        // Spectrum 2 knows.
-                        let nick = if *user == self.me {
-                            &attached.nick
-                        } else {
-                            nick
-                        };
-                        out.push(participant(nick, user, Change::Present));
-                    }
+            "m.room.encryption" if !encrypted_before => {
+                if let Some(name) = rooms.name(room_id).filter(|_| rooms.is_joined(room_id)) {
+                    let notice = reply::Message::room(name, "", ENCRYPTED_ROOM);
+                    out.push(self.frame(notice));
                 }
             }
-            "m.room.encryption" if !encrypted_before => out.push(Out::RoomMessage {
-                room: name.clone(),
-                nick: String::new(),
-                shown: Shown {
-                    text: ENCRYPTED_ROOM.to_owned(),
-                    xhtml: None,
-                    attachment: None,
-                },
-                at: None,
-            }),
             _ => {}
         }
     }
 
-    fn on_gap(&self, room_id: &str, out: &mut Vec<Out>) {
-        let shown = Shown {
-            text: view::SKIPPED.to_owned(),
-            xhtml: None,
-            attachment: None,
-        };
-        if let Some(attached) = self.attached.get(room_id) {
-            out.push(Out::RoomMessage {
-                room: attached.name.clone(),
-                nick: String::new(),
-                shown,
-                at: None,
-            });
+    /// `user`'s nickname in a group chat: as an occupant, or the user ID's
+    /// local part for someone not (or no longer) in it.
+    fn nickname(&self, rooms: &Rooms, room_id: &str, user: &str) -> String {
+        rooms
+            .occupant_with_id(room_id, user)
+            .map_or_else(|| view::localpart(user).to_owned(), |o| o.nickname.clone())
+    }
+
+    fn on_gap(&self, rooms: &Rooms, room_id: &str, out: &mut Vec<Out>) {
+        if let Some(name) = rooms.name(room_id).filter(|_| rooms.is_joined(room_id)) {
+            out.push(self.frame(reply::Message::room(name, "", view::SKIPPED)));
         } else if let Some(partner) = self.partner_of(room_id) {
-            out.push(Out::Message {
-                buddy: partner.to_owned(),
-                shown,
-                carbon: false,
-                at: None,
-            });
+            out.push(self.frame(reply::Message::new(partner, view::SKIPPED)));
         }
     }
 
     fn on_timeline(
         &mut self,
+        rooms: &mut Rooms,
         room_id: &str,
         event: &Event,
-        own_txn: &impl Fn(&str) -> bool,
         media_url: &impl Fn(&str) -> Option<String>,
         now: SystemTime,
         out: &mut Vec<Out>,
@@ -461,33 +388,22 @@ impl Tracker {
             return;
         };
         let mine = event.sender == self.me;
-        let sent_here = event
-            .unsigned
-            .transaction_id
-            .as_deref()
-            .is_some_and(own_txn);
+        // A server shows a transaction ID only to the device that sent the
+        // event: this session's, whichever process of the backend sent it.
+        let sent_here = event.unsigned.transaction_id.is_some();
         let at = view::delay(event, now);
         if !mine && let Some(room) = self.rooms.get_mut(room_id) {
             room.unread = Some(event.event_id.clone());
         }
-        if let Some(attached) = self.attached.get(room_id) {
+        if rooms.is_joined(room_id) {
+            // The sender under the name the user was last told.
+            self.tell_members(rooms, room_id, out);
+            let name = rooms.name(room_id).unwrap_or(room_id).to_owned();
             // The user's own messages, sent here or elsewhere, are echoed:
             // Spectrum 2 does not show them otherwise.
-            let nick = if mine {
-                attached.nick.clone()
-            } else {
-                self.rooms
-                    .get(room_id)
-                    .and_then(|r| r.nicks.get(&event.sender))
-                    .cloned()
-                    .unwrap_or_else(|| view::localpart(&event.sender).to_owned())
-            };
-            out.push(Out::RoomMessage {
-                room: attached.name.clone(),
-                nick,
-                shown,
-                at,
-            });
+            let nick = self.nickname(rooms, room_id, &event.sender);
+            let text = shown.text.clone();
+            out.push(self.frame(dress(reply::Message::room(name, nick, text), shown, at)));
             return;
         }
         let Some(partner) = self.partner_of(room_id) else {
@@ -496,12 +412,12 @@ impl Tracker {
         if mine && sent_here {
             return;
         }
-        out.push(Out::Message {
-            buddy: partner.to_owned(),
-            shown,
-            carbon: mine,
-            at,
-        });
+        let text = shown.text.clone();
+        let mut message = dress(reply::Message::new(partner, text), shown, at);
+        if mine {
+            message = message.carbon();
+        }
+        out.push(self.frame(message));
     }
 
     fn on_ephemeral(&mut self, room_id: &str, event: &Event, out: &mut Vec<Out>) {
@@ -511,26 +427,26 @@ impl Tracker {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
+        let mut frames = Vec::new();
         match event.kind.as_str() {
             "m.typing" => {
-                let now: BTreeSet<String> = event
+                let is = event
                     .content
                     .get("user_ids")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter_map(Value::as_str)
-                    .filter(|u| *u == partner)
-                    .map(str::to_owned)
-                    .collect();
-                let (was, is) = (room.typing.contains(&partner), now.contains(&partner));
-                if was != is {
-                    out.push(Out::Typing {
-                        buddy: partner.clone(),
-                        typing: is,
-                    });
+                    .any(|u| u.as_str() == Some(partner.as_str()));
+                if room.typing != is {
+                    let state = if is {
+                        reply::TypingState::Typing
+                    } else {
+                        reply::TypingState::Stopped
+                    };
+                    frames
+                        .push(reply::Typing::new(partner.as_str(), state).into_payload(&self.jid));
                 }
-                room.typing = now;
+                room.typing = is;
             }
             "m.receipt" => {
                 let Some(receipts) = event.content.as_object() else {
@@ -546,15 +462,14 @@ impl Tracker {
                 });
                 if let Some(last) = read_upto {
                     for (_, id) in room.pending.drain(..=last) {
-                        out.push(Out::Ack {
-                            buddy: partner.clone(),
-                            id,
-                        });
+                        let receipt = reply::Receipt::new(partner.as_str(), id);
+                        frames.push(receipt.into_payload(&self.jid));
                     }
                 }
             }
             _ => {}
         }
+        out.extend(frames.into_iter().map(Out::Frame));
     }
 
     /// A room the handlers just joined, with its state: shown from now on.
@@ -566,7 +481,6 @@ impl Tracker {
                 fresh: true,
                 ..Joined::default()
             });
-        room.nicks = view::nicknames(&state);
         room.state = state;
     }
 
@@ -594,61 +508,45 @@ impl Tracker {
             .cloned()
     }
 
-    /// The room ID of a group chat the XMPP user is in, by its name.
-    pub(crate) fn attached_room(&self, name: &str) -> Option<String> {
-        self.attached
-            .iter()
-            .find(|(_, a)| a.name == name)
-            .map(|(id, _)| id.clone())
-    }
-
-    /// Shows `room_id` to the XMPP user as the group chat `name`; what to
-    /// answer the JOIN_ROOM with.
-    pub(crate) fn attach(&mut self, room_id: &str, name: &str, nick: &str) -> Option<Occupants> {
-        let room = self.rooms.get(room_id)?;
-        let own_nick = room
-            .nicks
-            .get(&self.me)
-            .cloned()
-            .unwrap_or_else(|| nick.to_owned());
-        self.attached.insert(
-            room_id.to_owned(),
-            Attached {
-                name: name.to_owned(),
-                nick: own_nick.clone(),
-            },
-        );
-        Some(Occupants {
-            others: room
-                .nicks
-                .iter()
-                .filter(|(user, _)| **user != self.me)
-                .map(|(user, nick)| (nick.clone(), room.state.is_moderator(user)))
-                .collect(),
-            own_moderator: room.state.is_moderator(&self.me),
-            own_nick,
-            topic: room.state.topic.clone().map(|(text, by)| {
-                let by = room
-                    .nicks
-                    .get(&by)
-                    .cloned()
-                    .unwrap_or_else(|| view::localpart(&by).to_owned());
-                (text, by)
-            }),
-            encrypted: room.state.encrypted,
-        })
-    }
-
-    /// Whether a room is shown as a group chat.
-    pub(crate) fn is_attached(&self, room_id: &str) -> bool {
-        self.attached.contains_key(room_id)
-    }
-
-    /// Stops showing a group chat; its room ID.
-    pub(crate) fn detach(&mut self, name: &str) -> Option<String> {
-        let id = self.attached_room(name)?;
-        self.attached.remove(&id);
-        Some(id)
+    /// Shows `room_id` to the XMPP user as the group chat `name`, which
+    /// `rooms` was asked to join: the answer to the JOIN_ROOM (members,
+    /// the user last under their display name, the topic; a word if the
+    /// room is encrypted). `None` if the account is not in the room.
+    pub(crate) fn attach(
+        &mut self,
+        rooms: &mut Rooms,
+        room_id: &str,
+        name: &str,
+    ) -> Option<Vec<Payload>> {
+        let room = self.rooms.get_mut(room_id)?;
+        room.members_changed = false;
+        let room = &self.rooms[room_id];
+        let nicks = view::nicknames(&room.state);
+        let own = nicks.get(&self.me).cloned();
+        rooms.identify(name, room_id);
+        if let Some((text, by)) = &room.state.topic {
+            let by = nicks
+                .get(by)
+                .cloned()
+                .unwrap_or_else(|| view::localpart(by).to_owned());
+            rooms.subject_changed(room_id, text, &by);
+        }
+        let mut list = occupants(&room.state, nicks);
+        // Not yet a member in the state read (a join just made): the
+        // requested nickname until the sync brings the user's own.
+        let own = match own {
+            Some(own) => own,
+            None => {
+                let own = rooms.own_nickname(room_id)?.to_owned();
+                list.push(Occupant::new(own.as_str()).id(self.me.as_str()));
+                own
+            }
+        };
+        let mut frames = rooms.joined(room_id, &own, list);
+        if room.state.encrypted {
+            frames.push(reply::Message::room(name, "", ENCRYPTED_ROOM).into_payload(&self.jid));
+        }
+        Some(frames)
     }
 
     /// Whether a room is end-to-end encrypted.
@@ -663,16 +561,6 @@ impl Tracker {
             .iter()
             .find(|r| self.rooms.contains_key(*r))
             .cloned()
-    }
-
-    /// The user ID behind a nickname in a group chat.
-    pub(crate) fn user_by_nick(&self, room_name: &str, nick: &str) -> Option<String> {
-        let id = self.attached_room(room_name)?;
-        self.rooms[&id]
-            .nicks
-            .iter()
-            .find(|(_, n)| *n == nick)
-            .map(|(user, _)| user.clone())
     }
 
     /// Remembers a sent message whose read receipt should answer `id`.
@@ -712,21 +600,86 @@ impl Tracker {
 mod tests {
     use super::*;
     use serde_json::json;
+    use spectrum_backend::proto;
 
     const ME: &str = "@me:x";
+    const JID: &str = "alice@xmpp.test";
 
     fn sync(value: Value) -> SyncResponse {
         serde_json::from_value(value).expect("a sync answer")
     }
 
-    fn apply(tracker: &mut Tracker, value: Value) -> Vec<Out> {
-        tracker.on_sync(
+    /// What was told, short: `M from text [carbon]`, `R room nick text`,
+    /// `P room nick flags status [newname]`, `N room nick`, `S room text by`, `T buddy
+    /// yes|no`, `A buddy id`, `B buddy status`, `contact`, `accept`.
+    fn show(outs: &[Out]) -> Vec<String> {
+        outs.iter()
+            .map(|out| match out {
+                Out::Frame(Payload::ConvMessage(m)) if m.buddy_name.starts_with(['#', '!']) => {
+                    format!(
+                        "R {} {} {}",
+                        m.buddy_name,
+                        m.nickname.as_deref().unwrap_or_default(),
+                        m.message
+                    )
+                }
+                Out::Frame(Payload::ConvMessage(m)) => format!(
+                    "M {} {}{}",
+                    m.buddy_name,
+                    m.message,
+                    if m.carbon == Some(true) {
+                        " carbon"
+                    } else {
+                        ""
+                    }
+                ),
+                Out::Frame(Payload::ParticipantChanged(p)) => format!(
+                    "P {} {} {} {} {}",
+                    p.room,
+                    p.nickname,
+                    p.flag,
+                    p.status,
+                    p.newname.as_deref().unwrap_or("")
+                )
+                .trim_end()
+                .to_owned(),
+                Out::Frame(Payload::RoomSubjectChanged(m)) => format!(
+                    "S {} {} {}",
+                    m.buddy_name,
+                    m.message,
+                    m.nickname.as_deref().unwrap_or_default()
+                ),
+                Out::Frame(Payload::RoomNicknameChanged(r)) => {
+                    format!("N {} {}", r.room, r.nickname)
+                }
+                Out::Frame(Payload::BuddyTyping(b)) => format!("T {} yes", b.buddy_name),
+                Out::Frame(Payload::BuddyStoppedTyping(b)) => format!("T {} no", b.buddy_name),
+                Out::Frame(Payload::ConvMessageAck(m)) => {
+                    format!("A {} {}", m.buddy_name, m.id.as_deref().unwrap_or_default())
+                }
+                Out::Frame(Payload::BuddyChanged(b)) => {
+                    let status = StatusType::try_from(b.status.unwrap_or_default());
+                    format!(
+                        "B {} {:?}",
+                        b.buddy_name,
+                        status.unwrap_or(StatusType::StatusNone)
+                    )
+                }
+                Out::Frame(other) => panic!("unexpected {other:?}"),
+                Out::Contact { user_id } => format!("contact {user_id}"),
+                Out::AcceptInvite { room_id, from } => format!("accept {room_id} from {from}"),
+            })
+            .collect()
+    }
+
+    fn apply(tracker: &mut Tracker, rooms: &mut Rooms, value: Value) -> Vec<String> {
+        show(&tracker.on_sync(
+            rooms,
             &sync(value),
             false,
-            |txn| txn.starts_with("mine."),
             |mxc| Some(format!("https://media/{mxc}")),
             SystemTime::UNIX_EPOCH,
-        )
+        ))
     }
 
     fn member(user: &str, name: &str, membership: &str) -> Value {
@@ -739,19 +692,22 @@ mod tests {
                "content": {"msgtype": "m.text", "body": body}})
     }
 
-    fn plain(s: &str) -> Shown {
-        Shown {
-            text: s.into(),
-            xhtml: None,
-            attachment: None,
+    fn join_request(room: &str, nickname: &str) -> proto::Room {
+        proto::Room {
+            user_name: JID.into(),
+            nickname: nickname.into(),
+            room: room.into(),
+            password: None,
         }
     }
 
     /// A tracker after an initial sync with a direct chat with @bob and a
     /// group room with @carol.
-    fn tracker() -> Tracker {
-        let mut t = Tracker::new(ME, "alice@xmpp.test");
+    fn tracker() -> (Tracker, Rooms) {
+        let mut t = Tracker::new(ME, JID);
+        let mut rooms = Rooms::new(JID);
         let out = t.on_sync(
+            &mut rooms,
             &sync(json!({
                 "next_batch": "1",
                 "account_data": {"events": [{"type": "m.direct", "content": {"@bob:x": ["!dm:x"]}}]},
@@ -767,114 +723,107 @@ mod tests {
                 }},
             })),
             true,
-            |_| false,
             |_| None,
             SystemTime::UNIX_EPOCH,
         );
+        assert_eq!(show(&out), ["contact @bob:x"], "history is not shown");
+        (t, rooms)
+    }
+
+    /// [`tracker`] with `!room:x` joined as the group chat `#lobby:x`.
+    fn in_lobby() -> (Tracker, Rooms) {
+        let (mut t, mut rooms) = tracker();
+        assert_eq!(t.find_room("#lobby:x").as_deref(), Some("!room:x"));
+        assert_eq!(t.find_room("!ROOM:x").as_deref(), Some("!room:x"));
+        rooms.join_requested(&join_request("#lobby:x", "me"));
+        let answer = t.attach(&mut rooms, "!room:x", "#lobby:x").expect("joined");
+        let answer: Vec<Out> = answer.into_iter().map(Out::Frame).collect();
         assert_eq!(
-            out,
-            [Out::Contact {
-                user_id: "@bob:x".into()
-            }],
-            "history is not shown"
+            show(&answer),
+            [
+                "N #lobby:x Me",
+                "P #lobby:x Carol 1 0",
+                "P #lobby:x me 16 0 Me",
+                "S #lobby:x Hi Carol",
+            ],
+            "the display name replaces the requested nickname"
         );
-        t
+        (t, rooms)
     }
 
     #[test]
     fn direct_messages_come_from_the_partner_and_own_ones_from_elsewhere_as_carbons() {
-        let mut t = tracker();
+        let (mut t, mut rooms) = tracker();
         let mut own = text(ME, "sent here", "$2");
         own["unsigned"] = json!({"transaction_id": "mine.1"});
         let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2", "rooms": {"join": {"!dm:x": {"timeline": {"events": [
                 text("@bob:x", "hi", "$1"), own, text(ME, "from my phone", "$3"),
             ]}}}}}),
         );
-        assert_eq!(
-            out,
-            [
-                Out::Message {
-                    buddy: "@bob:x".into(),
-                    shown: plain("hi"),
-                    carbon: false,
-                    at: None
-                },
-                Out::Message {
-                    buddy: "@bob:x".into(),
-                    shown: plain("from my phone"),
-                    carbon: true,
-                    at: None
-                },
-            ]
-        );
+        assert_eq!(out, ["M @bob:x hi", "M @bob:x from my phone carbon"]);
         assert_eq!(t.take_unread("!dm:x").as_deref(), Some("$1"));
         assert_eq!(t.take_unread("!dm:x"), None);
     }
 
     #[test]
     fn a_joined_group_chat_shows_occupants_messages_and_changes() {
-        let mut t = tracker();
-        assert_eq!(t.find_room("#lobby:x").as_deref(), Some("!room:x"));
-        assert_eq!(t.find_room("!ROOM:x").as_deref(), Some("!room:x"));
-        let occupants = t.attach("!room:x", "#lobby:x", "me").expect("joined");
-        assert_eq!(occupants.others, [("Carol".to_owned(), true)]);
-        assert_eq!(occupants.own_nick, "Me");
-        assert!(!occupants.own_moderator);
-        assert_eq!(occupants.topic, Some(("Hi".into(), "Carol".into())));
-
+        let (mut t, mut rooms) = in_lobby();
         let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2", "rooms": {"join": {"!room:x": {"timeline": {"events": [
                 text("@carol:x", "hello", "$1"),
                 text(ME, "hi all", "$2"),
                 member("@dave:x", "Dave", "join"),
+                text("@dave:x", "hey", "$3"),
                 member("@dave:x", "David", "join"),
-                {"type": "m.room.power_levels", "state_key": "", "sender": "@carol:x", "content": {"users": {"@carol:x": 100, "@david:x": 0, "@dave:x": 50}}},
+                {"type": "m.room.power_levels", "state_key": "", "sender": "@carol:x", "content": {"users": {"@carol:x": 100, "@dave:x": 50}}},
+                {"type": "m.room.topic", "state_key": "", "sender": "@dave:x", "content": {"topic": "New"}},
                 member("@dave:x", "David", "leave"),
-                {"type": "m.room.topic", "state_key": "", "sender": "@carol:x", "content": {"topic": "New"}},
             ]}}}}}),
         );
-        let p = |nick: &str, moderator, change| Out::Participant {
-            room: "#lobby:x".into(),
-            nick: nick.into(),
-            moderator,
-            change,
-        };
         assert_eq!(
             out,
             [
-                Out::RoomMessage {
-                    room: "#lobby:x".into(),
-                    nick: "Carol".into(),
-                    shown: plain("hello"),
-                    at: None
-                },
-                Out::RoomMessage {
-                    room: "#lobby:x".into(),
-                    nick: "Me".into(),
-                    shown: plain("hi all"),
-                    at: None
-                },
-                p("Dave", false, Change::Present),
-                p("Dave", false, Change::Renamed("David".into())),
-                p("David", true, Change::Present),
-                p("David", true, Change::Left),
-                Out::Subject {
-                    room: "#lobby:x".into(),
-                    text: "New".into(),
-                    by: "Carol".into()
-                },
+                "R #lobby:x Carol hello",
+                "R #lobby:x Me hi all",
+                "P #lobby:x Dave 0 0",
+                "R #lobby:x Dave hey",
+                "P #lobby:x Dave 0 0 David",
+                "P #lobby:x David 1 0",
+                "S #lobby:x New David",
+                "P #lobby:x David 1 5",
             ]
         );
         assert_eq!(
-            t.user_by_nick("#lobby:x", "Carol").as_deref(),
+            rooms
+                .occupant_of("#lobby:x", "Carol")
+                .and_then(|o| o.id.as_deref()),
             Some("@carol:x")
         );
-        assert_eq!(t.detach("#lobby:x").as_deref(), Some("!room:x"));
+        // A replayed JOIN_ROOM is answered with the room as it is now.
+        let spectrum_backend::gateway::rooms::JoinAction::Replay(replay) =
+            rooms.join_requested(&join_request("#lobby:x", "Me"))
+        else {
+            panic!("joined already");
+        };
+        let replay: Vec<Out> = replay.into_iter().map(Out::Frame).collect();
+        assert_eq!(
+            show(&replay),
+            [
+                "P #lobby:x Carol 1 0",
+                "P #lobby:x Me 16 0",
+                "S #lobby:x New David"
+            ]
+        );
+        // Left by the user: nothing more is shown.
+        assert_eq!(rooms.left("#lobby:x").as_deref(), Some("#lobby:x"));
         let after = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "3", "rooms": {"join": {"!room:x": {"timeline": {"events": [text("@carol:x", "gone?", "$9")]}}}}}),
         );
         assert!(after.is_empty(), "{after:?}");
@@ -882,31 +831,34 @@ mod tests {
 
     #[test]
     fn a_newly_joined_room_shows_nothing_before_the_own_join() {
-        let mut t = tracker();
-        t.add_room("!new:x", RoomState::default());
-        t.attach("!new:x", "!new:x", "me");
+        let (mut t, mut rooms) = tracker();
+        t.add_room("!new:x", RoomState::from_events(&[]));
+        rooms.join_requested(&join_request("!new:x", "me"));
+        t.attach(&mut rooms, "!new:x", "!new:x");
         let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2", "rooms": {"join": {"!new:x": {"timeline": {"events": [
                 text("@carol:x", "history", "$1"), member(ME, "Me", "join"), text("@carol:x", "welcome", "$2"),
             ]}}}}}),
         );
         assert_eq!(
             out,
-            [Out::RoomMessage {
-                room: "!new:x".into(),
-                nick: "carol".into(),
-                shown: plain("welcome"),
-                at: None
-            }]
+            [
+                "N !new:x Me",
+                &format!("P !new:x me {} 0 Me", ParticipantFlag::Me.bit()),
+                "R !new:x carol welcome",
+            ],
+            "the user's display name, known once the own join arrives"
         );
     }
 
     #[test]
     fn a_gap_in_the_timeline_is_told() {
-        let mut t = tracker();
+        let (mut t, mut rooms) = tracker();
         let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2", "rooms": {"join": {"!dm:x": {"timeline": {"limited": true, "events": [
                 text("@bob:x", "the last one", "$9"),
             ]}}}}}),
@@ -914,64 +866,34 @@ mod tests {
         assert_eq!(
             out,
             [
-                Out::Message {
-                    buddy: "@bob:x".into(),
-                    shown: plain(view::SKIPPED),
-                    carbon: false,
-                    at: None
-                },
-                Out::Message {
-                    buddy: "@bob:x".into(),
-                    shown: plain("the last one"),
-                    carbon: false,
-                    at: None
-                },
+                format!("M @bob:x {}", view::SKIPPED),
+                "M @bob:x the last one".into()
             ]
         );
     }
 
     #[test]
     fn typing_and_receipts_of_the_partner() {
-        let mut t = tracker();
+        let (mut t, mut rooms) = tracker();
         t.expect_receipt("!dm:x", "$a".into(), "xmpp-1".into());
         t.expect_receipt("!dm:x", "$b".into(), "xmpp-2".into());
         t.expect_receipt("!dm:x", "$c".into(), "xmpp-3".into());
         let ephemeral = |events: Value| json!({"next_batch": "n", "rooms": {"join": {"!dm:x": {"ephemeral": {"events": events}}}}});
         let out = apply(
             &mut t,
+            &mut rooms,
             ephemeral(json!([
                 {"type": "m.typing", "content": {"user_ids": ["@bob:x"]}},
                 {"type": "m.receipt", "content": {"$b": {"m.read": {"@bob:x": {"ts": 1}}}, "$c": {"m.read": {ME: {"ts": 1}}}}},
             ])),
         );
-        assert_eq!(
-            out,
-            [
-                Out::Typing {
-                    buddy: "@bob:x".into(),
-                    typing: true
-                },
-                Out::Ack {
-                    buddy: "@bob:x".into(),
-                    id: "xmpp-1".into()
-                },
-                Out::Ack {
-                    buddy: "@bob:x".into(),
-                    id: "xmpp-2".into()
-                },
-            ]
-        );
+        assert_eq!(out, ["T @bob:x yes", "A @bob:x xmpp-1", "A @bob:x xmpp-2"]);
         let out = apply(
             &mut t,
+            &mut rooms,
             ephemeral(json!([{"type": "m.typing", "content": {"user_ids": []}}])),
         );
-        assert_eq!(
-            out,
-            [Out::Typing {
-                buddy: "@bob:x".into(),
-                typing: false
-            }]
-        );
+        assert_eq!(out, ["T @bob:x no"]);
         for i in 0..(PENDING_ACKS + 10) {
             t.expect_receipt("!dm:x", format!("$p{i}"), format!("id{i}"));
         }
@@ -980,10 +902,10 @@ mod tests {
 
     #[test]
     fn invites_presence_leaves_and_the_room_list() {
-        let mut t = tracker();
-        t.attach("!room:x", "#lobby:x", "me");
+        let (mut t, mut rooms) = in_lobby();
         let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2",
                 "rooms": {
                     "invite": {"!inv:x": {"invite_state": {"events": [
@@ -1002,31 +924,13 @@ mod tests {
         assert_eq!(
             out,
             [
-                Out::Message {
-                    buddy: "@eve:x".into(),
-                    shown: plain(
-                        "@eve:x invited you to the room !grp:x: join !grp:x as a group chat to accept."
-                    ),
-                    carbon: false,
-                    at: None
-                },
-                Out::AcceptInvite {
-                    room_id: "!inv:x".into(),
-                    from: "@eve:x".into()
-                },
-                Out::Participant {
-                    room: "#lobby:x".into(),
-                    nick: "Me".into(),
-                    moderator: false,
-                    change: Change::Left
-                },
-                Out::Presence {
-                    user_id: "@bob:x".into(),
-                    status: StatusType::StatusAway,
-                    message: "lunch".into()
-                },
+                "M @eve:x @eve:x invited you to the room !grp:x: join !grp:x as a group chat to accept.",
+                "accept !inv:x from @eve:x",
+                "P #lobby:x Me 16 5",
+                "B @bob:x StatusAway",
             ]
         );
+        assert!(!rooms.is_joined("#lobby:x"), "left on Matrix: left here");
         assert!(t.room_list().is_empty(), "only the direct chat is left");
         assert_eq!(t.invited_room("!GRP:x").as_deref(), Some("!grp:x"));
         assert_eq!(t.direct_room("@bob:x").as_deref(), Some("!dm:x"));
@@ -1034,44 +938,29 @@ mod tests {
             t.direct_with("@eve:x", "!inv:x"),
             json!({"@bob:x": ["!dm:x"], "@eve:x": ["!inv:x"]})
         );
+        assert_eq!(
+            t.presence_of("@bob:x"),
+            Some(&(StatusType::StatusAway, "lunch".to_owned()))
+        );
     }
 
     #[test]
     fn an_outage_shows_contacts_offline_then_as_last_known() {
         use spectrum_backend::gateway::contacts::Contact;
-        let mut t = tracker();
-        apply(
+        let (mut t, mut rooms) = tracker();
+        let announced = t.roster.update("@bob:x", Contact::new().alias("Bob"));
+        assert!(announced.is_some());
+        let out = apply(
             &mut t,
+            &mut rooms,
             json!({"next_batch": "2", "presence": {"events": [
                 {"type": "m.presence", "sender": "@bob:x", "content": {"presence": "unavailable", "status_msg": "lunch"}},
             ]}}),
         );
-        let announced = t.roster.update(
-            "@bob:x",
-            Contact::new()
-                .alias("Bob")
-                .status(StatusType::StatusAway, "lunch"),
-        );
-        assert!(announced.is_some());
-        let status = |frames: &[Payload]| -> Vec<(String, Option<i32>)> {
-            frames
-                .iter()
-                .filter_map(|f| match f {
-                    Payload::BuddyChanged(b) => Some((b.buddy_name.clone(), b.status)),
-                    _ => None,
-                })
-                .collect()
-        };
-        let away = t.roster.all_offline();
-        assert_eq!(
-            status(&away),
-            [("@bob:x".into(), Some(StatusType::StatusNone as i32))]
-        );
-        let back = t.roster_as_known();
-        assert_eq!(
-            status(&back),
-            [("@bob:x".into(), Some(StatusType::StatusAway as i32))]
-        );
+        assert_eq!(out, ["B @bob:x StatusAway"]);
+        let frames = |f: Vec<Payload>| show(&f.into_iter().map(Out::Frame).collect::<Vec<_>>());
+        assert_eq!(frames(t.roster.all_offline()), ["B @bob:x StatusNone"]);
+        assert_eq!(frames(t.roster_as_known()), ["B @bob:x StatusAway"]);
         assert!(t.roster_as_known().is_empty(), "nothing changed since");
     }
 }

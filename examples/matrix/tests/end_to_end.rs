@@ -458,6 +458,111 @@ async fn rooms_show_members_moderators_topics_and_messages() -> TestResult {
     Ok(())
 }
 
+/// The subject of `room` sent next.
+async fn subject_of(main: &mut MainInstance, room: &str) -> Result<String, Report> {
+    Ok(main
+        .expect(&format!("the subject of {room}"), |p| match p {
+            Payload::RoomSubjectChanged(m) if m.buddy_name == room => Some(m.message.clone()),
+            _ => None,
+        })
+        .await?)
+}
+
+#[tokio::test]
+async fn a_replayed_join_shows_the_room_as_it_is_now() -> TestResult {
+    let (synapse, mut main, bob, _dm) = alice_and_bob().await?;
+    let room = bob
+        .create_room(
+            &json!({"preset": "public_chat", "room_alias_name": "replay", "topic": "First"}),
+        )
+        .await?;
+    let first = main
+        .join_room(USER, "#replay:localhost", "alice", "")
+        .await?;
+    let names: Vec<&str> = first.iter().map(|p| p.nickname.as_str()).collect();
+    assert_eq!(names, ["Bob B.", "alice"]);
+    assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "First");
+
+    // The room changes: carol joins and is made a moderator, bob takes
+    // another name, the topic changes, alice takes another name.
+    let carol = user(&synapse, "carol").await?;
+    carol.join("#replay:localhost").await?;
+    main.expect("carol's arrival", |p| match p {
+        Payload::ParticipantChanged(p) if p.nickname == "carol" => Some(()),
+        _ => None,
+    })
+    .await?;
+    bob.set_state(
+        &room,
+        "m.room.power_levels",
+        "",
+        // bob created the room: his power is above every level.
+        &json!({"users": {"@carol:localhost": 50}}),
+    )
+    .await?;
+    main.expect("carol promoted", |p| match p {
+        Payload::ParticipantChanged(p)
+            if p.nickname == "carol" && p.flag & ParticipantFlag::Moderator.bit() != 0 =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    bob.set_display_name("Robert").await?;
+    let renamed = main
+        .expect("bob's new name", |p| match p {
+            Payload::ParticipantChanged(p) if p.nickname == "Bob B." => p.newname.clone(),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(renamed, "Robert");
+    bob.set_state(&room, "m.room.topic", "", &json!({"topic": "Second"}))
+        .await?;
+    assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "Second");
+    // alice takes another name from another client: her nickname follows.
+    let (elsewhere, _token) = alice_elsewhere(&synapse).await?;
+    elsewhere.set_display_name("Alicia").await?;
+    let own = main
+        .expect("alice's new nickname", |p| match p {
+            Payload::RoomNicknameChanged(r) if r.room == "#replay:localhost" => {
+                Some(r.nickname.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(own, "Alicia");
+    let renamed = main
+        .expect("alice's rename", |p| match p {
+            Payload::ParticipantChanged(p) if p.flag & ParticipantFlag::Me.bit() != 0 => {
+                Some((p.nickname.clone(), p.newname.clone()))
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(renamed, ("alice".to_owned(), Some("Alicia".to_owned())));
+
+    // Spectrum 2 sends JOIN_ROOM again (it does after every CONNECTED):
+    // the answer is the room as it is now.
+    let replay = main
+        .join_room(USER, "#replay:localhost", "Alicia", "")
+        .await?;
+    let mut now: Vec<(&str, bool)> = replay
+        .iter()
+        .map(|p| {
+            let moderator = p.flag & ParticipantFlag::Moderator.bit() != 0;
+            (p.nickname.as_str(), moderator)
+        })
+        .collect();
+    let own = now.pop();
+    assert_eq!(own, Some(("Alicia", false)), "the user last");
+    now.sort_unstable();
+    assert_eq!(now, [("Robert", true), ("carol", true)]);
+    assert_eq!(subject_of(&mut main, "#replay:localhost").await?, "Second");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_room_list_names_joined_rooms_which_join_in_any_case() -> TestResult {
     let synapse = Synapse::start().await?;
@@ -639,7 +744,7 @@ async fn a_homeserver_restart_mid_session_loses_and_doubles_nothing() -> TestRes
         (back.buddy_name.as_str(), back.message.as_str()),
         (
             network.as_str(),
-            format!("Connected to {network}.").as_str()
+            format!("reconnected to {network}").as_str()
         )
     );
     bob_is(&mut main, StatusType::StatusOnline).await?;

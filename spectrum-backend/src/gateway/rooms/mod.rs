@@ -13,7 +13,10 @@
 //!   with ROOM_NICKNAME_CHANGED first;
 //! * the JOIN_ROOM that Spectrum 2 replays after every CONNECTED, for a room
 //!   already joined, is answered from memory without touching the network;
-//! * a full occupant list becomes only the differences.
+//! * a full occupant list becomes only the differences;
+//! * a network with identifiers of its own, for rooms ([`Rooms::identify`])
+//!   or people ([`Occupant::id`](Occupant#structfield.id)), finds rooms by
+//!   them and sees a changed nickname in a full list as a rename.
 //!
 //! ```
 //! use spectrum_backend::gateway::rooms::{JoinAction, Occupant, Rooms};
@@ -81,6 +84,9 @@ pub struct Rooms {
     fold_room: Fold,
     /// By folded room name.
     rooms: BTreeMap<String, Room>,
+    /// The network's identifiers of rooms ([`Rooms::identify`]), exact, to
+    /// the folded room name.
+    ids: BTreeMap<String, String>,
 }
 
 fn lowercase(name: &str) -> String {
@@ -103,7 +109,50 @@ impl Rooms {
             },
             fold_room: lowercase,
             rooms: BTreeMap::new(),
+            ids: BTreeMap::new(),
         }
+    }
+
+    /// The key of `room`: by the network's identifier if it is one, else
+    /// by its folded name.
+    fn key(&self, room: &str) -> String {
+        match self.ids.get(room) {
+            Some(key) => key.clone(),
+            None => (self.fold_room)(room),
+        }
+    }
+
+    /// Forgets the room under `key`, identifier included.
+    fn remove(&mut self, key: &str) -> Option<Room> {
+        let room = self.rooms.remove(key)?;
+        if let Some(id) = &room.id {
+            self.ids.remove(id);
+        }
+        Some(room)
+    }
+
+    /// Names `room` (joined or being joined) also by `id`, the legacy
+    /// network's own identifier for it when that is not the name the user
+    /// joined by (a Matrix room ID under an alias): every method that takes
+    /// a room then takes `id` too, compared exactly, so that news read from
+    /// the network find their room without a map of the backend's own.
+    /// Forgotten with the room. Nothing happens if the user is not in
+    /// `room`.
+    pub fn identify(&mut self, room: &str, id: impl Into<String>) {
+        let key = self.key(room);
+        let Some(r) = self.rooms.get_mut(&key) else {
+            return;
+        };
+        let id = id.into();
+        if let Some(old) = r.id.replace(id.clone()) {
+            self.ids.remove(&old);
+        }
+        self.ids.insert(id, key);
+    }
+
+    /// The identifier [`Rooms::identify`] gave `room`.
+    pub fn id(&self, room: &str) -> Option<&str> {
+        self.rooms.get(&self.key(room))?.id.as_deref()
     }
 
     /// Compares nicknames by `fold` (IRC: ASCII lower case).
@@ -158,6 +207,7 @@ impl Rooms {
                 own: Occupant::new(request.nickname.clone()),
                 others: BTreeMap::new(),
                 subject: None,
+                id: None,
             },
         );
         JoinAction::Join(JoinRequest {
@@ -180,7 +230,7 @@ impl Rooms {
         own_nickname: &str,
         occupants: impl IntoIterator<Item = Occupant>,
     ) -> Vec<Payload> {
-        let Some(r) = self.rooms.get_mut(&(self.fold_room)(room)) else {
+        let Some(r) = self.rooms.get_mut(&self.key(room)) else {
             return Vec::new();
         };
         let names = &self.names;
@@ -217,7 +267,7 @@ impl Rooms {
     /// `reason` as the error text. The room is forgotten (Spectrum 2 sends
     /// LEAVE_ROOM after it).
     pub fn join_failed(&mut self, room: &str, flag: ParticipantFlag, reason: &str) -> Vec<Payload> {
-        let Some(r) = self.rooms.remove(&(self.fold_room)(room)) else {
+        let Some(r) = self.remove(&self.key(room)) else {
             return Vec::new();
         };
         let mut p = frames::participant(&self.names.user, &r.name, &r.requested);
@@ -235,34 +285,52 @@ impl Rooms {
         room: &str,
         occupants: impl IntoIterator<Item = Occupant>,
     ) -> Vec<Payload> {
-        let Some(r) = self
-            .rooms
-            .get_mut(&(self.fold_room)(room))
-            .filter(|r| r.joined)
-        else {
+        let Some(r) = self.rooms.get_mut(&self.key(room)).filter(|r| r.joined) else {
             return Vec::new();
         };
         let names = &self.names;
+        let same = |a: &str, b: &str| names.same_nickname(a, b);
         let mut own = r.own.clone();
+        let mut renamed = None;
         let mut others = BTreeMap::new();
         for o in occupants {
-            if names.same_nickname(&o.nickname, &own.nickname) {
+            if o.is(&r.own, same) {
+                // Known by identity under another nickname: the user's
+                // own rename, from elsewhere.
+                if !same(&o.nickname, &r.own.nickname) {
+                    renamed = Some(o.nickname.clone());
+                }
                 own = Occupant {
-                    nickname: own.nickname,
+                    nickname: renamed.clone().unwrap_or_else(|| r.own.nickname.clone()),
                     ..o
                 };
             } else {
                 others.insert((names.fold_nickname)(&o.nickname), o);
             }
         }
-        r.sync(names, own, others)
+        let mut out = Vec::new();
+        if let Some(new) = renamed {
+            let old = r.own.nickname.clone();
+            out.extend(r.rename(names, &old, &new));
+        }
+        out.extend(r.sync(names, own, others));
+        out
+    }
+
+    /// `id`'s entry in `room` (the user's own included), by the identity
+    /// the network gave it ([`Occupant::id`](Occupant#structfield.id)).
+    pub fn occupant_with_id(&self, room: &str, id: &str) -> Option<&Occupant> {
+        let r = self.rooms.get(&self.key(room))?;
+        std::iter::once(&r.own)
+            .chain(r.others.values())
+            .find(|o| o.id.as_deref() == Some(id))
     }
 
     /// An occupant joined `room` or changed (flags, presence, alias,
     /// avatar); the user's own nickname updates the user's entry. Nothing
     /// if nothing changed.
     pub fn occupant(&mut self, room: &str, occupant: Occupant) -> Vec<Payload> {
-        match self.rooms.get_mut(&(self.fold_room)(room)) {
+        match self.rooms.get_mut(&self.key(room)) {
             Some(r) if r.joined => r.upsert(&self.names, occupant),
             _ => Vec::new(),
         }
@@ -272,7 +340,7 @@ impl Rooms {
     /// operator status).
     pub fn flags_changed(&mut self, room: &str, nickname: &str, flags: Flags) -> Vec<Payload> {
         let names = &self.names;
-        let Some(r) = self.rooms.get_mut(&(self.fold_room)(room)) else {
+        let Some(r) = self.rooms.get_mut(&self.key(room)) else {
             return Vec::new();
         };
         let Some(current) = r.get(names, nickname).filter(|_| r.joined) else {
@@ -288,7 +356,7 @@ impl Rooms {
     /// `nickname` left `room` (`reason` is shown to the user). If it is the
     /// user (kicked), the user leaves too and the room is forgotten.
     pub fn occupant_left(&mut self, room: &str, nickname: &str, reason: &str) -> Vec<Payload> {
-        let key = (self.fold_room)(room);
+        let key = self.key(room);
         let Some(r) = self.rooms.get_mut(&key).filter(|r| r.joined) else {
             return Vec::new();
         };
@@ -297,7 +365,7 @@ impl Rooms {
             let mut p = r.own_participant(names);
             p.status = StatusType::StatusNone as i32;
             p.status_message = Some(reason.to_owned());
-            self.rooms.remove(&key);
+            self.remove(&key);
             return vec![Payload::ParticipantChanged(p)];
         }
         match r.others.remove(&(names.fold_nickname)(nickname)) {
@@ -323,7 +391,7 @@ impl Rooms {
     /// `old` is now called `new` in `room`. For the user's own nickname:
     /// ROOM_NICKNAME_CHANGED, then the rename.
     pub fn renamed(&mut self, room: &str, old: &str, new: &str) -> Vec<Payload> {
-        match self.rooms.get_mut(&(self.fold_room)(room)) {
+        match self.rooms.get_mut(&self.key(room)) {
             Some(r) if r.joined => r.rename(&self.names, old, new),
             _ => Vec::new(),
         }
@@ -343,7 +411,7 @@ impl Rooms {
     /// joined (it goes out with the join's answer); sent for a joined room
     /// if it changed.
     pub fn subject_changed(&mut self, room: &str, text: &str, by: &str) -> Vec<Payload> {
-        let Some(r) = self.rooms.get_mut(&(self.fold_room)(room)) else {
+        let Some(r) = self.rooms.get_mut(&self.key(room)) else {
             return Vec::new();
         };
         let subject = Some((text.to_owned(), by.to_owned()));
@@ -361,7 +429,8 @@ impl Rooms {
     /// about it gives nothing) and returns its name, to leave it on the
     /// network; `None` if the user was not in it.
     pub fn left(&mut self, room: &str) -> Option<String> {
-        self.rooms.remove(&(self.fold_room)(room)).map(|r| r.name)
+        let key = self.key(room);
+        self.remove(&key).map(|r| r.name)
     }
 
     /// The network connection was lost: every room must be joined again
@@ -407,36 +476,32 @@ impl Rooms {
     /// The name Spectrum 2 gave `room` (for frames about it built
     /// elsewhere, e.g. room messages), if the user joined or is joining it.
     pub fn name(&self, room: &str) -> Option<&str> {
-        self.rooms
-            .get(&(self.fold_room)(room))
-            .map(|r| r.name.as_str())
+        self.rooms.get(&self.key(room)).map(|r| r.name.as_str())
     }
 
     /// Whether the network has confirmed the user in `room`.
     pub fn is_joined(&self, room: &str) -> bool {
-        self.rooms
-            .get(&(self.fold_room)(room))
-            .is_some_and(|r| r.joined)
+        self.rooms.get(&self.key(room)).is_some_and(|r| r.joined)
     }
 
     /// The user's nickname in `room`: the network's, once joined.
     pub fn own_nickname(&self, room: &str) -> Option<&str> {
         self.rooms
-            .get(&(self.fold_room)(room))
+            .get(&self.key(room))
             .map(|r| r.own.nickname.as_str())
     }
 
     /// `nickname`'s entry in `room` (the user's own included).
     pub fn occupant_of(&self, room: &str, nickname: &str) -> Option<&Occupant> {
         self.rooms
-            .get(&(self.fold_room)(room))
+            .get(&self.key(room))
             .and_then(|r| r.get(&self.names, nickname))
     }
 
     /// The other occupants of `room`.
     pub fn occupants_of(&self, room: &str) -> impl Iterator<Item = &Occupant> {
         self.rooms
-            .get(&(self.fold_room)(room))
+            .get(&self.key(room))
             .into_iter()
             .flat_map(|r| r.others.values())
     }
@@ -444,7 +509,7 @@ impl Rooms {
     /// `room`'s subject and who set it.
     pub fn subject(&self, room: &str) -> Option<(&str, &str)> {
         self.rooms
-            .get(&(self.fold_room)(room))
+            .get(&self.key(room))
             .and_then(|r| r.subject.as_ref())
             .map(|(text, by)| (text.as_str(), by.as_str()))
     }

@@ -76,6 +76,12 @@ pub struct Occupant {
     pub alias: String,
     /// Avatar hash ([`contacts::icon_hash`](crate::gateway::contacts::icon_hash)); empty for none.
     pub icon_hash: String,
+    /// The legacy network's lasting identity of the occupant, for networks
+    /// where it is not the nickname (a Matrix user ID under a display
+    /// name). With it, a full occupant list
+    /// ([`Rooms::occupants_are`](super::Rooms::occupants_are)) in which
+    /// someone's nickname changed gives a rename, not a leave and a join.
+    pub id: Option<String>,
 }
 
 impl Occupant {
@@ -88,6 +94,7 @@ impl Occupant {
             status_message: String::new(),
             alias: String::new(),
             icon_hash: String::new(),
+            id: None,
         }
     }
 
@@ -124,5 +131,22 @@ impl Occupant {
     pub fn icon_hash(mut self, hash: impl Into<String>) -> Occupant {
         self.icon_hash = hash.into();
         self
+    }
+
+    /// The legacy network's lasting identity of the occupant; see
+    /// [`Occupant::id`](Occupant#structfield.id).
+    #[must_use]
+    pub fn id(mut self, id: impl Into<String>) -> Occupant {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Whether `self` and `other` are the same person: by identity when
+    /// both have one, else by nickname under `same_nickname`.
+    pub(super) fn is(&self, other: &Occupant, same_nickname: impl Fn(&str, &str) -> bool) -> bool {
+        match (&self.id, &other.id) {
+            (Some(a), Some(b)) => a == b,
+            _ => same_nickname(&self.nickname, &other.nickname),
+        }
     }
 }

@@ -37,6 +37,8 @@ pub(super) struct Room {
     pub(super) others: BTreeMap<String, Occupant>,
     /// Subject text and who set it.
     pub(super) subject: Option<(String, String)>,
+    /// The network's identifier of the room, if it gave one.
+    pub(super) id: Option<String>,
 }
 
 impl Room {
@@ -101,7 +103,7 @@ impl Room {
         own: Occupant,
         others: BTreeMap<String, Occupant>,
     ) -> Vec<Payload> {
-        let mut out = Vec::new();
+        let mut out = self.renames(names, &others);
         for (key, old) in &self.others {
             if !others.contains_key(key) {
                 out.push(self.left(names, old, ""));
@@ -116,6 +118,45 @@ impl Room {
         if own != self.own {
             self.own = own;
             out.push(Payload::ParticipantChanged(self.own_participant(names)));
+        }
+        out
+    }
+
+    /// The occupants whose identity ([`Occupant::id`]) is in `others`
+    /// under another nickname: renamed first (so that the differences that
+    /// follow are about the new nicknames), one rename frame each.
+    fn renames(&mut self, names: &Names, others: &BTreeMap<String, Occupant>) -> Vec<Payload> {
+        let new_key: BTreeMap<&str, &String> = others
+            .iter()
+            .filter_map(|(key, o)| Some((o.id.as_deref()?, key)))
+            .collect();
+        if new_key.is_empty() {
+            return Vec::new();
+        }
+        let moving: Vec<(String, String)> = self
+            .others
+            .iter()
+            .filter_map(|(key, o)| {
+                let to = *new_key.get(o.id.as_deref()?)?;
+                (to != key).then(|| (key.clone(), to.clone()))
+            })
+            .collect();
+        // All out first, then all in: two occupants may swap nicknames.
+        let moved: Vec<(String, Occupant)> = moving
+            .into_iter()
+            .filter_map(|(from, to)| Some((to, self.others.remove(&from)?)))
+            .collect();
+        let mut out = Vec::with_capacity(moved.len());
+        for (to, mut o) in moved {
+            let mut p = self.participant(names, &o);
+            o.nickname.clone_from(&others[&to].nickname);
+            p.newname = Some(o.nickname.clone());
+            out.push(Payload::ParticipantChanged(p));
+            if let Some(displaced) = self.others.insert(to, o) {
+                // Someone else held that nickname and is not in the list
+                // under it any more: gone.
+                out.push(self.left(names, &displaced, ""));
+            }
         }
         out
     }

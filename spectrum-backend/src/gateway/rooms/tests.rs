@@ -357,3 +357,112 @@ fn after_a_lost_connection_a_rejoin_reports_what_changed() {
         [format!("P #rust carol 0 {NONE}"), "P #rust erin 0 0".into()]
     );
 }
+
+/// `#lobby:x` (Matrix's alias) joined by its room ID `!Lobby:x`, with
+/// occupants known by user ID under their display names.
+fn joined_lobby() -> Rooms {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#lobby:x", "ally"));
+    rooms.identify("#lobby:x", "!Lobby:x");
+    let frames = rooms.joined(
+        "!Lobby:x",
+        "Alice",
+        [
+            Occupant::new("Alice").id("@alice:x"),
+            Occupant::new("Bob").id("@bob:x"),
+        ],
+    );
+    assert_eq!(
+        shown(&frames),
+        [
+            "N #lobby:x Alice",
+            "P #lobby:x Bob 0 0",
+            &format!("P #lobby:x ally {ME} 0 Alice"),
+        ]
+    );
+    rooms
+}
+
+#[test]
+fn a_room_is_found_by_the_networks_identifier_exactly() {
+    let mut rooms = joined_lobby();
+    assert_eq!(rooms.id("#LOBBY:x"), Some("!Lobby:x"));
+    assert_eq!(rooms.name("!Lobby:x"), Some("#lobby:x"));
+    assert_eq!(rooms.name("!lobby:x"), None, "identifiers are exact");
+    assert_eq!(
+        shown(&rooms.subject_changed("!Lobby:x", "hi", "Bob")),
+        ["S #lobby:x hi Bob"]
+    );
+    assert_eq!(rooms.left("!Lobby:x").as_deref(), Some("#lobby:x"));
+    assert_eq!(rooms.name("!Lobby:x"), None, "forgotten with the room");
+    assert!(rooms.occupant("!Lobby:x", Occupant::new("x")).is_empty());
+}
+
+#[test]
+fn a_full_list_by_identity_gives_renames_not_leaves_and_joins() {
+    let mut rooms = joined_lobby();
+    assert_eq!(
+        rooms
+            .occupant_with_id("!Lobby:x", "@bob:x")
+            .map(|o| o.nickname.as_str()),
+        Some("Bob")
+    );
+    let frames = rooms.occupants_are(
+        "!Lobby:x",
+        [
+            Occupant::new("Alice").id("@alice:x"),
+            Occupant::new("Robert").id("@bob:x").moderator(),
+            Occupant::new("Carol").id("@carol:x"),
+        ],
+    );
+    assert_eq!(
+        shown(&frames),
+        [
+            "P #lobby:x Bob 0 0 Robert",
+            "P #lobby:x Carol 0 0",
+            "P #lobby:x Robert 1 0",
+        ]
+    );
+    // The user's own display name changed elsewhere.
+    let frames = rooms.occupants_are(
+        "!Lobby:x",
+        [
+            Occupant::new("Alicia").id("@alice:x"),
+            Occupant::new("Robert").id("@bob:x").moderator(),
+            Occupant::new("Carol").id("@carol:x"),
+        ],
+    );
+    assert_eq!(
+        shown(&frames),
+        [
+            "N #lobby:x Alicia",
+            &format!("P #lobby:x Alice {ME} 0 Alicia")
+        ]
+    );
+    assert_eq!(rooms.own_nickname("#lobby:x"), Some("Alicia"));
+    // Two occupants swap nicknames; a third takes a freed one.
+    let frames = rooms.occupants_are(
+        "!Lobby:x",
+        [
+            Occupant::new("Alicia").id("@alice:x"),
+            Occupant::new("Carol").id("@bob:x").moderator(),
+            Occupant::new("Robert").id("@carol:x"),
+        ],
+    );
+    assert_eq!(
+        shown(&frames),
+        ["P #lobby:x Carol 0 0 Robert", "P #lobby:x Robert 1 0 Carol",]
+    );
+    let JoinAction::Replay(replay) = rooms.join_requested(&request("#lobby:x", "Alicia")) else {
+        panic!("joined already");
+    };
+    assert_eq!(
+        shown(&replay),
+        [
+            "P #lobby:x Carol 1 0",
+            "P #lobby:x Robert 0 0",
+            &format!("P #lobby:x Alicia {ME} 0"),
+        ],
+        "a replay shows the list as it is now"
+    );
+}
