@@ -221,8 +221,23 @@ impl Ctx {
     }
 
     /// Whether the user asked to join `room` (JOIN_ROOM, no LEAVE_ROOM since).
+    ///
+    /// Asked of every message the user sends: a user in no room, or a
+    /// name already in lower case (as Spectrum 2 sends them), costs no
+    /// allocation.
     pub(crate) fn asked_to_join(&self, room: &str) -> bool {
-        self.requested_rooms().contains(&room.to_lowercase())
+        let rooms = self.requested_rooms();
+        if rooms.is_empty() {
+            return false;
+        }
+        if room
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            rooms.contains(room)
+        } else {
+            rooms.contains(&room.to_lowercase())
+        }
     }
 
     fn requested_rooms(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
