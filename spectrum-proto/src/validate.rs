@@ -97,7 +97,9 @@ pub(crate) fn decode_checked<M: Message + Default>(
     let mut seen: u64 = 0;
     let mut problem = None;
     // What `Message::merge` does, one field at a time, so that the field
-    // numbers are seen as they go by.
+    // numbers are seen as they go by. `merge_field` is the hook prost's
+    // derived code decodes through (hidden from its docs, as `encode_raw`,
+    // which the encoders use too): decoding and errors stay prost's own.
     let ctx = DecodeContext::default();
     while buf.has_remaining() {
         let (field, wire_type) = decode_key(&mut buf).map_err(malformed)?;
