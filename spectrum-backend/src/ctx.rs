@@ -18,6 +18,9 @@ use crate::prompt::Prompts;
 use crate::reply::{self, Reply};
 use crate::{Config, Result};
 
+/// Where the outbox logs each frame it writes (its module path).
+const OUTBOX_LOG_TARGET: &str = "spectrum_backend::outbox";
+
 /// A user's session context: who the user is, and how to reach the main
 /// instance on their behalf.
 ///
@@ -221,8 +224,23 @@ impl Ctx {
     }
 
     /// Whether the user asked to join `room` (JOIN_ROOM, no LEAVE_ROOM since).
+    ///
+    /// Asked of every message the user sends: a user in no room, or a
+    /// name already in lower case (as Spectrum 2 sends them), costs no
+    /// allocation.
     pub(crate) fn asked_to_join(&self, room: &str) -> bool {
-        self.requested_rooms().contains(&room.to_lowercase())
+        let rooms = self.requested_rooms();
+        if rooms.is_empty() {
+            return false;
+        }
+        if room
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            rooms.contains(room)
+        } else {
+            rooms.contains(&room.to_lowercase())
+        }
     }
 
     fn requested_rooms(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
@@ -285,11 +303,15 @@ impl Ctx {
     /// Queues frames to be written together, in the session's span whatever
     /// task calls it.
     async fn write_all(&self, payloads: &[Payload]) -> Result<()> {
-        Ok(self
-            .out()
-            .send_all(payloads)
-            .instrument(self.inner.span.clone())
-            .await?)
+        let send = self.out().send_all(payloads);
+        // The span only labels the outbox's `out` lines. Cloning, entering
+        // and leaving it cost more than encoding a message, so it is done
+        // only when those lines are written.
+        if tracing::enabled!(target: OUTBOX_LOG_TARGET, tracing::Level::DEBUG) {
+            Ok(send.instrument(self.inner.span.clone()).await?)
+        } else {
+            Ok(send.await?)
+        }
     }
 
     /// Sends a reply ([`reply`](crate::reply)) addressed to this user; a
@@ -799,5 +821,18 @@ impl<'a> std::future::IntoFuture for RoomJoin<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The target asked about is the one the outbox logs under: its module
+    /// path, which ends every path of its items.
+    #[test]
+    fn outbox_log_target_is_the_outbox_module() {
+        assert_eq!(
+            std::any::type_name::<crate::outbox::Outbox>(),
+            format!("{}::Outbox", super::OUTBOX_LOG_TARGET)
+        );
     }
 }

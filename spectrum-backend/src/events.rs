@@ -68,38 +68,32 @@ macro_rules! event_types {
             }
         }
 
-        /// Turns a per-user message into its session event; the table's
-        /// `<- Variant` entries, after the ones decided by hand.
+        /// Turns a per-user message into its session event: the events
+        /// decided by hand (the ones without a `<- Variant` in the table:
+        /// one frame type, several events), then the table's entries.
+        ///
+        /// One match, so that the message is moved once: an event is a
+        /// few hundred bytes, copied at every move.
         // The event is handed back by value on the hot path; boxing it would
         // cost an allocation per event.
         #[allow(clippy::result_large_err)]
         pub(crate) fn into_event(payload: Payload) -> std::result::Result<Event, Payload> {
-            match by_hand(payload)? {
-                Ok(event) => Ok(event),
-                $($(Err(Payload::$sv(m)) => Ok(Event::$s(m)),)?)*
-                $($(Err(Payload::$rv(m)) => Ok(Event::$r(m)),)?)*
-                Err(other) => Err(other),
+            match payload {
+                // The main marks an own-vCard update by the presence of a photo.
+                Payload::Vcard(m) if m.photo.is_some() => Ok(Event::VCardUpdate(m)),
+                Payload::Vcard(m) => Ok(Event::VCard(m)),
+                // A roster names its user in its first entry: an empty one names nobody.
+                Payload::Buddies(m) if m.buddy.is_empty() => Err(Payload::Buddies(m)),
+                Payload::Buddies(m) => Ok(Event::Buddies(m)),
+                $($(Payload::$sv(m) => Ok(Event::$s(m)),)?)*
+                $($(Payload::$rv(m) => Ok(Event::$r(m)),)?)*
+                other => Err(other),
             }
         }
     };
 }
 
 spectrum_events::events!(event_types);
-
-/// The events without a `<- Variant` in the table: one frame type, several
-/// events. `Err(Err(p))`: not an event; `Ok(Err(p))`: not decided here.
-#[allow(clippy::result_large_err)]
-fn by_hand(payload: Payload) -> std::result::Result<std::result::Result<Event, Payload>, Payload> {
-    Ok(match payload {
-        // The main marks an own-vCard update by the presence of a photo.
-        Payload::Vcard(m) if m.photo.is_some() => Ok(Event::VCardUpdate(m)),
-        Payload::Vcard(m) => Ok(Event::VCard(m)),
-        // A roster names its user in its first entry: an empty one names nobody.
-        Payload::Buddies(m) if m.buddy.is_empty() => return Err(Payload::Buddies(m)),
-        Payload::Buddies(m) => Ok(Event::Buddies(m)),
-        other => Err(other),
-    })
-}
 
 /// The user a payload of an event is for.
 trait SessionUser {

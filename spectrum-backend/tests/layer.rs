@@ -242,6 +242,21 @@ async fn views_say_what_the_wire_means() -> HarnessResult<()> {
         "occupant bob of #rust; xhtml -"
     );
     assert_eq!(answer(&mut main, "a/b", "x").await?, "contact a/b; xhtml -");
+    // Rooms are matched whatever the case: the lookup that skips lower-casing
+    // names already in lower case must not miss these.
+    assert_eq!(
+        answer(&mut main, "#Rust", "x").await?,
+        "room #Rust; xhtml -"
+    );
+    assert_eq!(
+        answer(&mut main, "#RUST/Bob", "x").await?,
+        "occupant Bob of #RUST; xhtml -"
+    );
+    main.join_room(USER, "#ünïcode", "alice", "").await?;
+    assert_eq!(
+        answer(&mut main, "#ÜNÏCODE", "x").await?,
+        "room #ÜNÏCODE; xhtml -"
+    );
 
     main.send(Payload::ConvMessage(proto::ConversationMessage {
         user_name: USER.into(),

@@ -1,8 +1,8 @@
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::Message;
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::validate::{WRAPPER, check_required};
+use crate::validate::{WRAPPER, decode_checked};
 use crate::{DecodeError, EncodeError, FrameError, TypeNumber, WrapperMessage};
 
 /// Size of the length prefix: an unsigned 32-bit big-endian integer.
@@ -139,17 +139,72 @@ impl Decoder for FrameCodec {
     }
 }
 
-fn decode_wrapper(body: bytes::Bytes) -> Result<WrapperMessage, DecodeError> {
+pub(crate) fn decode_wrapper(body: Bytes) -> Result<WrapperMessage, DecodeError> {
+    if let Some(parts) = WrapperParts::split(&body) {
+        return Ok(WrapperMessage {
+            r#type: parts.type_number,
+            payload: parts.payload.map(|range| body.slice(range)),
+        });
+    }
     if body.is_empty() {
         return Err(DecodeError::EmptyFrame);
     }
-    let wrapper =
-        WrapperMessage::decode(body.clone()).map_err(|source| DecodeError::Malformed {
-            message: "WrapperMessage",
-            source,
-        })?;
-    check_required(&body, &WRAPPER)?;
-    Ok(wrapper)
+    decode_checked(body, &WRAPPER)
+}
+
+/// A wrapper in the form every writer produces: `type` (field 1) as a
+/// non-negative varint, then at most one `payload` (field 2) that ends the
+/// body. Read by hand, without prost: it is every frame of a real stream.
+/// Anything else (no `type`, fields repeated or out of order, unknown
+/// fields, negative types) goes through prost, which decides what it
+/// means and which error it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrapperParts {
+    pub(crate) type_number: i32,
+    /// Where the payload's bytes are in the body, if it has the field.
+    pub(crate) payload: Option<std::ops::Range<usize>>,
+}
+
+impl WrapperParts {
+    pub(crate) fn split(body: &[u8]) -> Option<WrapperParts> {
+        let [TYPE_KEY, rest @ ..] = body else {
+            return None;
+        };
+        let (type_value, rest) = short_varint(rest)?;
+        let type_number = i32::try_from(type_value).ok()?;
+        let payload = match rest {
+            [] => None,
+            [PAYLOAD_KEY, rest @ ..] => {
+                let (len, content) = short_varint(rest)?;
+                if usize::try_from(len).ok()? != content.len() {
+                    return None;
+                }
+                Some(body.len() - content.len()..body.len())
+            }
+            _ => return None,
+        };
+        Some(WrapperParts {
+            type_number,
+            payload,
+        })
+    }
+}
+
+/// Wrapper field keys: `type` (1, varint) and `payload` (2, length-delimited).
+pub(crate) const TYPE_KEY: u8 = 0x08;
+pub(crate) const PAYLOAD_KEY: u8 = 0x12;
+
+/// A varint of at most 5 bytes (any `u32`) and the bytes after it; `None`
+/// for a longer or truncated one, which the caller leaves to prost.
+fn short_varint(buf: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &byte) in buf.iter().enumerate().take(5) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &buf[i + 1..]));
+        }
+    }
+    None
 }
 
 impl Encoder<WrapperMessage> for FrameCodec {

@@ -4,10 +4,12 @@
 //! Each function panics when an invariant is broken; on any input, it must
 //! return normally.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use prost::Message;
 use tokio_util::codec::Decoder;
 
-use crate::{FrameCodec, FrameError, Payload, WrapperMessage};
+use crate::validate::{self, Schema, check_required};
+use crate::{DecodeError, FrameCodec, FrameError, Payload, WrapperMessage};
 
 /// The frame limit used while fuzzing: small, so that an allocation sized
 /// by an untrusted length prefix would stand out.
@@ -29,9 +31,11 @@ pub fn frame_stream(data: &[u8], cuts: &[usize]) -> Vec<Result<WrapperMessage, F
     whole
 }
 
-/// Typed decoding of one wrapper: never panics, and a decodable payload
-/// round-trips through `to_wrapper` unchanged.
+/// Typed decoding of one wrapper: never panics, a decodable payload
+/// round-trips through `to_wrapper` unchanged, and the one-pass decoders
+/// agree with the two-pass reference on its payload bytes ([`one_pass`]).
 pub fn typed(wrapper: WrapperMessage) {
+    one_pass(wrapper.payload.as_deref().unwrap_or_default());
     if let Ok(payload) = Payload::from_wrapper(wrapper) {
         let again = Payload::from_wrapper(payload.to_wrapper());
         assert_eq!(
@@ -72,4 +76,48 @@ fn decode_chunks(data: &[u8], cuts: &[usize]) -> Vec<Result<WrapperMessage, Fram
         }
     }
     frames
+}
+
+/// The decoders that read a body in one pass give exactly what prost's
+/// decode followed by the separate required-field check gives, error for
+/// error, on `bytes` taken as a frame body (a wrapper) and as each payload
+/// message.
+pub fn one_pass(bytes: &[u8]) {
+    let body = Bytes::copy_from_slice(bytes);
+    let reference = if bytes.is_empty() {
+        Err(DecodeError::EmptyFrame)
+    } else {
+        two_pass::<WrapperMessage>(bytes, &validate::WRAPPER)
+    };
+    assert_eq!(
+        crate::codec::decode_wrapper(body.clone()),
+        reference,
+        "wrapper decoding differs"
+    );
+    macro_rules! each {
+        ($($ty:ident $schema:ident),*) => {$(
+            assert_eq!(
+                validate::decode_checked::<crate::$ty>(body.clone(), &validate::$schema),
+                two_pass::<crate::$ty>(bytes, &validate::$schema),
+                concat!(stringify!($ty), " decoding differs"),
+            );
+        )*};
+    }
+    each!(
+        Connected CONNECTED, Disconnected DISCONNECTED, Login LOGIN, Logout LOGOUT,
+        Buddy BUDDY, Buddies BUDDIES, ConversationMessage CONVERSATION_MESSAGE, Room ROOM,
+        RoomList ROOM_LIST, Participant PARTICIPANT, VCard VCARD, Status STATUS, Stats STATS,
+        BackendConfig BACKEND_CONFIG, ApiVersion API_VERSION
+    );
+}
+
+/// prost's decode, then the required-field check over the same bytes: how
+/// every message was decoded before the one-pass decoder.
+fn two_pass<M: Message + Default>(bytes: &[u8], schema: &Schema) -> Result<M, DecodeError> {
+    let message = M::decode(bytes).map_err(|source| DecodeError::Malformed {
+        message: schema.name,
+        source,
+    })?;
+    check_required(bytes, schema)?;
+    Ok(message)
 }

@@ -2,7 +2,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 use prost::encoding::{encode_varint, encoded_len_varint};
 
-use crate::validate::{self, Schema, check_required};
+use crate::codec::{PAYLOAD_KEY, TYPE_KEY};
+use crate::validate::{self, Schema};
 use crate::{
     ApiVersion, BackendConfig, Buddies, Buddy, Connected, ConversationMessage, DecodeError,
     Disconnected, EncodeError, Login, Logout, MessageType, Participant, ParticipantFlag, Room,
@@ -49,14 +50,17 @@ macro_rules! payloads {
             /// fields, invalid values of required enums and malformed bytes
             /// are errors that name the problem.
             pub fn from_wrapper(wrapper: WrapperMessage) -> Result<Payload, DecodeError> {
-                let WrapperMessage { r#type: type_number, payload: raw } = wrapper;
+                Payload::from_parts(wrapper.r#type, wrapper.payload)
+            }
+
+            /// [`Payload::from_wrapper`] of the wrapper's two fields.
+            fn from_parts(type_number: i32, raw: Option<Bytes>) -> Result<Payload, DecodeError> {
                 let Ok(kind) = MessageType::try_from(type_number) else {
                     // Keep an absent payload absent, so that the frame re-encodes as it came.
                     return Ok(Payload::Unknown { type_number, payload: raw });
                 };
-                let payload = raw.clone().unwrap_or_default();
                 match kind {
-                    $(MessageType::$variant => payloads!(@decode $variant payload $shape $(($ty $(, $schema)?))?),)*
+                    $(MessageType::$variant => payloads!(@decode $variant raw $shape $(($ty $(, $schema)?))?),)*
                     MessageType::FtStart
                     | MessageType::FtFinish
                     | MessageType::FtData
@@ -113,10 +117,10 @@ macro_rules! payloads {
     (@encode $p:ident msg) => { Some(Bytes::from($p.encode_to_vec())) };
     (@decode $v:ident $b:ident none) => { Ok(Payload::$v) };
     (@decode $v:ident $b:ident xml ($ty:ident)) => {
-        String::from_utf8($b.to_vec()).map(Payload::$v).map_err(|_| DecodeError::InvalidXmlText)
+        String::from_utf8($b.unwrap_or_default().into()).map(Payload::$v).map_err(|_| DecodeError::InvalidXmlText)
     };
     (@decode $v:ident $b:ident msg ($ty:ident, $schema:ident)) => {
-        decode::<$ty>($b, &validate::$schema).map(Payload::$v)
+        decode::<$ty>($b.unwrap_or_default(), &validate::$schema).map(Payload::$v)
     };
 }
 
@@ -226,11 +230,7 @@ fn decode<M: Message + Default + CheckEnums>(
     bytes: Bytes,
     schema: &Schema,
 ) -> Result<M, DecodeError> {
-    let message = M::decode(bytes.clone()).map_err(|source| DecodeError::Malformed {
-        message: schema.name,
-        source,
-    })?;
-    check_required(&bytes, schema)?;
+    let message: M = validate::decode_checked(bytes, schema)?;
     message.check_enums()?;
     Ok(message)
 }
@@ -304,18 +304,19 @@ impl ParticipantFlag {
     }
 }
 
-/// Wrapper field keys: `type` (1, varint) and `payload` (2, length-delimited).
-const TYPE_KEY: u8 = 0x08;
-const PAYLOAD_KEY: u8 = 0x12;
-
-/// Writes the length prefix and the wrapper's `type`; the caller writes the
-/// payload field's `payload_len` bytes of content after it, if any.
-fn frame_head(
+/// Grows `dst` by one whole frame of `type_number` whose payload field has
+/// `payload_len` bytes of content (or is absent), writes the length prefix
+/// and the wrapper's fields, and returns the (zeroed) bytes where the
+/// payload's content goes.
+///
+/// The frame is written into room made in one step, through a plain slice:
+/// no capacity check per byte, as `BytesMut`'s `BufMut` makes.
+fn frame_slot(
     type_number: i32,
     payload_len: Option<usize>,
     dst: &mut BytesMut,
     max: usize,
-) -> Result<(), EncodeError> {
+) -> Result<&mut [u8], EncodeError> {
     // int32 and enum values are varints of their sign-extended 64-bit form.
     let type_value = type_number as i64 as u64;
     let len = 1
@@ -329,15 +330,17 @@ fn frame_head(
             max,
         });
     };
-    dst.reserve(crate::HEADER_LEN + len);
-    dst.put_u32(prefix);
-    dst.put_u8(TYPE_KEY);
-    encode_varint(type_value, dst);
+    let start = dst.len();
+    dst.resize(start + crate::HEADER_LEN + len, 0);
+    let mut frame = &mut dst[start..];
+    frame.put_u32(prefix);
+    frame.put_u8(TYPE_KEY);
+    encode_varint(type_value, &mut frame);
     if let Some(n) = payload_len {
-        dst.put_u8(PAYLOAD_KEY);
-        encode_varint(n as u64, dst);
+        frame.put_u8(PAYLOAD_KEY);
+        encode_varint(n as u64, &mut frame);
     }
-    Ok(())
+    Ok(frame)
 }
 
 fn frame_bytes(
@@ -346,9 +349,9 @@ fn frame_bytes(
     dst: &mut BytesMut,
     max: usize,
 ) -> Result<(), EncodeError> {
-    frame_head(type_number, payload.map(<[u8]>::len), dst, max)?;
+    let content = frame_slot(type_number, payload.map(<[u8]>::len), dst, max)?;
     if let Some(payload) = payload {
-        dst.put_slice(payload);
+        content.copy_from_slice(payload);
     }
     Ok(())
 }
@@ -359,8 +362,10 @@ fn frame_message<M: Message>(
     dst: &mut BytesMut,
     max: usize,
 ) -> Result<(), EncodeError> {
-    frame_head(type_number, Some(message.encoded_len()), dst, max)?;
-    message.encode_raw(dst);
+    let mut content = frame_slot(type_number, Some(message.encoded_len()), dst, max)?;
+    // prost writes exactly `encoded_len` bytes, so this fills the slot.
+    message.encode_raw(&mut content);
+    debug_assert!(content.is_empty());
     Ok(())
 }
 
