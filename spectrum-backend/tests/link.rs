@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use spectrum_backend::ConnectionError;
 use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+    Backoff, ConnectError, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
 };
 use spectrum_backend::proto::Payload;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -473,4 +473,52 @@ async fn a_handshake_that_never_answers_is_retried_after_the_connect_timeout() {
         LinkEvent::State(LinkState::GaveUp { .. })
     ));
     drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn a_silent_peer_gets_the_keepalive_and_its_answer_keeps_the_link_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let every = Duration::from_millis(150);
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let accepted = Instant::now();
+        let mut stream = BufReader::new(stream);
+        let mut got = Vec::new();
+        // Answers two keepalives, each after the silence, then says bye.
+        for _ in 0..2 {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            got.push((line, accepted.elapsed()));
+            stream.get_mut().write_all(b"PONG\r\n").await.unwrap();
+        }
+        stream.get_mut().write_all(b"bye\r\n").await.unwrap();
+        (got, stream)
+    });
+    let mut link = tcp_link(
+        LinkSettings {
+            keepalive: Some(Keepalive::new(every, "PING :alive\r\n")),
+            // Longer than the keepalive, shorter than the whole test: the
+            // answers are what keeps the link up.
+            idle_timeout: Some(every * 3),
+            ..settings(1)
+        },
+        addr,
+        512,
+    );
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("PONG"));
+    assert_eq!(next(&mut link).await, text("PONG"));
+    assert_eq!(next(&mut link).await, text("bye"));
+    let (got, _stream) = server.await.unwrap();
+    assert_eq!(got[0].0, "PING :alive\r\n");
+    assert_eq!(got[1].0, "PING :alive\r\n");
+    // Each one came after a silence of the period, not sooner.
+    assert!(got[0].1 >= every, "first keepalive after {:?}", got[0].1);
+    assert!(
+        got[1].1 >= got[0].1 + every,
+        "second keepalive after {:?}",
+        got[1].1
+    );
+    assert_eq!(link.state(), LinkState::Up);
 }

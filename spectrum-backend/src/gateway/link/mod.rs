@@ -11,6 +11,9 @@
 //! transition too from [`Link::states`] (what
 //! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
+//! [`LinkSettings::keepalive`] and [`LinkSettings::idle_timeout`] find a
+//! connection whose peer vanished without closing it.
+//!
 //! A network that is no byte stream (an HTTP long-poll) keeps the same
 //! backoff and states with [`Retries`] around its own loop.
 //!
@@ -52,6 +55,7 @@ mod transitions;
 use std::fmt::Display;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -83,15 +87,50 @@ pub struct LinkSettings {
     pub close_timeout: Duration,
     /// A connection on which nothing arrives for this long counts as lost
     /// (a peer gone without closing it: no FIN ever comes). The owner keeps
-    /// a healthy one talking, e.g. with the protocol's own PING. `None`
-    /// waits forever.
+    /// a healthy one talking, e.g. with the protocol's own PING
+    /// ([`LinkSettings::keepalive`]). `None` waits forever.
     pub idle_timeout: Option<Duration>,
+    /// What to write when the peer has been silent for a while, so that a
+    /// healthy one answers before the idle timeout; `None` writes nothing.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// A frame written, as it is (not through the codec), on a connection on
+/// which nothing arrived for [`Keepalive::every`], and again every such
+/// period while the silence lasts: IRC's `PING`, a WebSocket ping, a
+/// protocol's no-op.
+///
+/// ```
+/// use std::time::Duration;
+/// use spectrum_backend::gateway::link::{Keepalive, LinkSettings};
+///
+/// let mut settings = LinkSettings::new("irc.example.net");
+/// settings.keepalive = Some(Keepalive::new(Duration::from_secs(120), "PING :keepalive\r\n"));
+/// // Two keepalives unanswered: the connection is lost.
+/// settings.idle_timeout = Some(Duration::from_secs(240));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// How long a silence lasts before the frame is written.
+    pub every: Duration,
+    /// The bytes written, terminator included.
+    pub frame: Bytes,
+}
+
+impl Keepalive {
+    /// Writes `frame` after `every` of silence (`every` is at least 1 ms).
+    pub fn new(every: Duration, frame: impl Into<Bytes>) -> Keepalive {
+        Keepalive {
+            every: every.max(Duration::from_millis(1)),
+            frame: frame.into(),
+        }
+    }
 }
 
 impl LinkSettings {
     /// Defaults for a link named `name`: the default [`Backoff`], 30 s per
     /// try, stable after 60 s, 64 items queued each way, 5 s to close, no
-    /// idle timeout.
+    /// idle timeout, no keepalive.
     pub fn new(name: impl Into<String>) -> LinkSettings {
         LinkSettings {
             name: name.into(),
@@ -102,6 +141,7 @@ impl LinkSettings {
             receive_queue: 64,
             close_timeout: Duration::from_secs(5),
             idle_timeout: None,
+            keepalive: None,
         }
     }
 }
