@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use spectrum_backend::ConnectionError;
 use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+    Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSettings,
+    LinkState,
 };
 use spectrum_backend::proto::Payload;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -521,4 +522,77 @@ async fn a_silent_peer_gets_the_keepalive_and_its_answer_keeps_the_link_up() {
         got[1].1
     );
     assert_eq!(link.state(), LinkState::Up);
+}
+
+/// A local address on which nothing listens: connecting is refused.
+async fn refusing() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn endpoints_link(settings: LinkSettings, servers: Endpoints<SocketAddr>) -> LineLink {
+    Link::spawn(settings, LineCodec::new(512), move || {
+        let servers = servers.clone();
+        async move {
+            let connect = |addr| async move { Ok(TcpStream::connect(addr).await?) };
+            Ok(servers.connect(connect).await?.1)
+        }
+    })
+}
+
+#[tokio::test]
+async fn endpoints_try_every_server_first_then_the_next_one_each_time() {
+    let down = refusing().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"one\r\n").await.unwrap();
+        drop(first);
+        let (mut second, _) = listener.accept().await.unwrap();
+        second.write_all(b"two\r\n").await.unwrap();
+        second
+    });
+    let servers = Endpoints::new(vec![down, up]).timeout(GUARD);
+    let mut link = endpoints_link(settings(5), servers.clone());
+    // The login goes past the server that is down.
+    connected(&mut link).await;
+    assert_eq!(servers.current(), up);
+    assert_eq!(next(&mut link).await, text("one"));
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::Retrying { .. })
+    ));
+    // After a drop, one server per try, in turn: the one down first.
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected the server that is down to fail");
+    };
+    assert!(!reason.contains(';'), "one server per try: {reason}");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 3 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    assert_eq!(next(&mut link).await, text("two"));
+    assert_eq!(servers.current(), up);
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn endpoints_all_down_at_the_first_try_give_up_with_every_reason() {
+    let servers = Endpoints::new(vec![refusing().await, refusing().await]).timeout(GUARD);
+    let mut link = endpoints_link(settings(5), servers);
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::GaveUp { code, reason }) = next(&mut link).await else {
+        panic!("expected to give up at once");
+    };
+    assert_eq!(code, ConnectionError::NetworkError);
+    assert_eq!(reason.matches(';').count(), 1, "both reasons: {reason}");
 }

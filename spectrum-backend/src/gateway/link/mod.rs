@@ -11,6 +11,7 @@
 //! transition too from [`Link::states`] (what
 //! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
+//! A network with several servers tries them in turn with [`Endpoints`];
 //! [`LinkSettings::keepalive`] and [`LinkSettings::idle_timeout`] find a
 //! connection whose peer vanished without closing it.
 //!
@@ -46,6 +47,7 @@
 //! ```
 
 mod backoff;
+mod endpoints;
 mod lines;
 mod retries;
 mod state;
@@ -63,6 +65,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use endpoints::Endpoints;
 pub use lines::{Line, LineCodec};
 pub use retries::Retries;
 pub use state::{ConnectError, LinkClosed, LinkState};
