@@ -330,3 +330,58 @@ async fn an_unanswered_question_times_out_with_a_clear_error() -> HarnessResult<
     main.exit().await?;
     Ok(())
 }
+
+/// A login that returns once its link is up, or with the link's error.
+struct WaitsForLink {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl WaitsForLink {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let link = link_to_server(ctx, "test net", 10, 1)?;
+        let mut report = LinkReport::new("test net");
+        let up = report.login();
+        ctx.follow_link(link.states(), report);
+        up.wait().await?;
+        ctx.message("test net", "logged in").await?;
+        Ok(WaitsForLink { _link: link })
+    }
+}
+
+#[tokio::test]
+async fn a_login_waiting_for_its_link_returns_after_connected() -> HarnessResult<()> {
+    let (addr, _server) = drops_once().await;
+    let mut main = MainInstance::start::<WaitsForLink>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    assert_eq!(message_from(&mut main, "test net").await?, "logged in");
+    main.exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_login_waiting_for_a_link_that_gives_up_fails_with_its_code_once() -> HarnessResult<()> {
+    // Nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut main = MainInstance::start::<WaitsForLink>(&config(addr)).await?;
+    main.handshake().await?;
+    let Err(d) = main.try_login(USER, "alice", "").await? else {
+        panic!("the login succeeded without a server");
+    };
+    assert_eq!(d.error, ConnectionError::NetworkError as i32);
+    let text = d.message.unwrap_or_default();
+    assert!(text.starts_with("Cannot connect to test net"), "{text}");
+    // The link's GaveUp went to the login, not out a second time.
+    main.expect_none("a second DISCONNECTED", Duration::from_millis(300), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    main.exit().await?;
+    Ok(())
+}
