@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use irc_proto::Command;
 use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSender, LinkSettings, LinkState,
+    Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSender,
+    LinkSettings, LinkState,
 };
 use spectrum_backend::proto::Payload;
-use spectrum_backend::{ConnectionError, Ctx, Error, LinkReport, Result as SessionResult};
-use tokio::sync::{oneshot, watch};
+use spectrum_backend::{Ctx, Error, LinkReport, Result as SessionResult};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
-use crate::settings::Settings;
+use crate::settings::{Server, Settings};
 use crate::state::{State, server_answer};
 use crate::text::clean;
 
@@ -30,6 +31,7 @@ type IrcLink = Link<Line, String>;
 
 /// The handlers' side of the connection.
 pub(crate) struct Network {
+    servers: Endpoints<Server>,
     sender: LinkSender<String>,
     link_state: watch::Receiver<LinkState>,
     state: Arc<Mutex<State>>,
@@ -46,61 +48,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The link's connect step.
 struct Connector {
     settings: Arc<Settings>,
+    servers: Endpoints<Server>,
     who: Registration,
     state: Arc<Mutex<State>>,
 }
 
 impl Connector {
-    /// Until a first welcome, every server in turn (a failure ends the
-    /// login: Spectrum 2 retries logins); then the next one (round robin).
+    /// Registers on the servers in turn (see [`Endpoints`]).
     async fn connect(self: Arc<Self>) -> Result<Stream, ConnectError> {
-        let servers = &self.settings.servers;
-        let (first, next) = {
-            let state = lock(&self.state);
-            (state.next_server.is_none(), state.next_server.unwrap_or(0))
-        };
-        let order: Vec<usize> = match first {
-            true => (0..servers.len()).collect(),
-            false => vec![next % servers.len()],
-        };
-        let mut failures = Vec::new();
-        for i in order {
-            let server = &servers[i];
-            let attempt = async {
-                let io = connect(server, self.settings.tls.as_deref()).await?;
-                register(io, server, &self.who).await
-            };
-            let result = tokio::time::timeout(SERVER_TIMEOUT, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ConnectError::retry(format!(
-                        "IRC server {server}: no welcome within {SERVER_TIMEOUT:?}"
-                    )))
-                });
-            let mut state = lock(&self.state);
-            match result {
-                Ok(registered) => {
-                    state.nick = registered.nick;
-                    state.caps = registered.caps;
-                    state.sasl = registered.sasl;
-                    state.server = server.clone();
-                    state.next_server = Some(i + 1);
-                    return Ok(registered.stream);
-                }
-                Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => {
-                    tracing::info!("{}", e.message());
-                    state.next_server = state.next_server.map(|_| i + 1);
-                    failures.push(e.message().to_owned());
-                }
-            }
-        }
-        let reason = failures.join("; ");
-        if first {
-            Err(ConnectError::fatal(ConnectionError::NetworkError, reason))
-        } else {
-            Err(ConnectError::retry(reason))
-        }
+        let (tls, who) = (self.settings.tls.as_deref(), &self.who);
+        let attempt =
+            |server| async move { register(connect(&server, tls).await?, &server, who).await };
+        let (_, registered) = self.servers.connect(attempt).await?;
+        let mut state = lock(&self.state);
+        state.nick = registered.nick;
+        state.caps = registered.caps;
+        state.sasl = registered.sasl;
+        Ok(registered.stream)
     }
 }
 
@@ -115,9 +79,11 @@ impl Network {
         suffix: Option<String>,
     ) -> Result<Network, Error> {
         let gateway = suffix.is_some();
-        let first = &settings.servers[0];
-        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, first, suffix)));
+        let servers = Endpoints::new(settings.servers.clone()).timeout(SERVER_TIMEOUT);
+        let first = servers.current();
+        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, suffix)));
         let connector = Arc::new(Connector {
+            servers: servers.clone(),
             who: Registration {
                 nick: nick.to_owned(),
                 pass: (settings.send_pass && !password.is_empty()).then(|| password.to_owned()),
@@ -132,41 +98,41 @@ impl Network {
             attempts: (settings.reconnect_attempts > 0).then_some(settings.reconnect_attempts),
             ..Backoff::default()
         };
-        link_settings.connect_timeout = SERVER_TIMEOUT * (settings.servers.len() as u32 + 1);
-        // A server gone without closing the connection: two keepalive
-        // PINGs unanswered.
-        link_settings.idle_timeout =
-            (settings.keepalive > 0).then(|| Duration::from_secs(settings.keepalive * 2));
+        link_settings.connect_timeout = servers.try_timeout();
+        if settings.keepalive > 0 {
+            let every = Duration::from_secs(settings.keepalive);
+            link_settings.keepalive = Some(Keepalive::new(every, "PING :keepalive\r\n"));
+            // A server gone without closing the connection: two keepalive
+            // PINGs unanswered.
+            link_settings.idle_timeout = Some(every * 2);
+        }
         let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
             Arc::clone(&connector).connect()
         });
-        let (up_tx, up) = oneshot::channel();
         let stop = CancellationToken::new();
         let mut report = LinkReport::new(first.to_string()).contact(first.host.as_str());
         if gateway {
             report = report.keeps_session();
         }
+        let login = report.login();
         let reader = Reader {
             ctx: ctx.clone(),
+            servers: servers.clone(),
             password: password.to_owned(),
             state: Arc::clone(&state),
             report,
-            login: Some(up_tx),
-            gateway,
+            list: !gateway,
             settings,
         };
         let network = Network {
+            servers,
             sender: link.sender(),
             link_state: link.watch(),
             state,
             stop: stop.clone(),
             task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
         };
-        match up.await {
-            Ok(Ok(())) => Ok(network),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::network("the IRC connection ended before the login")),
-        }
+        login.wait().await.map(|()| network)
     }
 
     /// The session's view of the server, for a handler's decision.
@@ -176,7 +142,7 @@ impl Network {
 
     /// The server the user is on (or was last on).
     pub(crate) fn server(&self) -> String {
-        lock(&self.state).server.to_string()
+        self.servers.current().to_string()
     }
 
     /// Whether the link gave up or was closed: a new one is needed.
@@ -233,15 +199,15 @@ impl Network {
 /// The read task: the link's events, reported to Spectrum 2.
 struct Reader {
     ctx: Ctx,
+    servers: Endpoints<Server>,
     settings: Arc<Settings>,
     password: String,
     state: Arc<Mutex<State>>,
     /// What the user and Spectrum 2 are told of the link's states.
     report: LinkReport,
-    /// Answers the login: the first connection up, or why there is none.
-    login: Option<oneshot::Sender<Result<(), Error>>>,
-    /// Gateway mode: no channel list (rooms name their network).
-    gateway: bool,
+    /// LIST once up: the channel list fills the user's room list (with
+    /// one network; in gateway mode rooms name their network).
+    list: bool,
 }
 
 impl Reader {
@@ -252,10 +218,7 @@ impl Reader {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             ticks
         };
-        let (mut poll, mut keepalive) = (
-            ticks(self.settings.away_timeout),
-            ticks(self.settings.keepalive),
-        );
+        let mut poll = ticks(self.settings.away_timeout);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
@@ -269,12 +232,6 @@ impl Reader {
                         for line in lines {
                             send(&link, line).await;
                         }
-                    }
-                    continue;
-                }
-                _ = keepalive.tick(), if self.settings.keepalive > 0 => {
-                    if link.state() == LinkState::Up {
-                        send(&link, &Command::PING("keepalive".into(), None)).await;
                     }
                     continue;
                 }
@@ -307,14 +264,9 @@ impl Reader {
     /// What the layer's report does not: registration's follow-up when
     /// up, contacts offline while down, the rooms of a network given up.
     async fn on_state(&mut self, link: &IrcLink, state: LinkState) {
-        let server = lock(&self.state).server.to_string();
+        let server = self.servers.current().to_string();
         let frames = match &state {
             LinkState::Up => Vec::new(),
-            LinkState::GaveUp { code, .. } if let Some(login) = self.login.take() => {
-                // The login's own error: the runtime sends it as DISCONNECTED.
-                let _ = login.send(Err(Error::new(*code, state.describe(&server))));
-                return;
-            }
             LinkState::GaveUp { .. } => {
                 // The rooms on this server end, before the session (in
                 // gateway mode, the session goes on with other networks).
@@ -375,13 +327,8 @@ impl Reader {
             let channel = clean(lock(&self.state).irc_name(&room.room));
             send(link, &Command::JOIN(channel, key, None)).await;
         }
-        if let Some(login) = self.login.take() {
-            // The channel list fills the user's room list (with one
-            // network; in gateway mode rooms name their network).
-            if !self.gateway {
-                send(link, &Command::LIST(None, None)).await;
-            }
-            let _ = login.send(Ok(()));
+        if std::mem::take(&mut self.list) {
+            send(link, &Command::LIST(None, None)).await;
         }
     }
 

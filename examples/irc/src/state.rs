@@ -17,7 +17,6 @@ use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::reply::{self, Reply as _};
 use spectrum_backend::{ParticipantFlag, StatusType};
 
-use crate::settings::Server;
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
 use crate::whois::{WHOIS_REPLIES, Whois};
 
@@ -32,11 +31,6 @@ const MAX_NAMES: usize = 20_000;
 pub(crate) struct State {
     /// The user's current nickname.
     pub(crate) nick: String,
-    /// The server the user is on (or was last on).
-    pub(crate) server: Server,
-    /// The server to try after a lost connection (round robin); none
-    /// before the first welcome.
-    pub(crate) next_server: Option<usize>,
     /// NAMES replies being collected, by folded channel name.
     pub(crate) names: HashMap<String, Vec<Occupant>>,
     /// Nicknames the user wrote to as `room/nick`, by folded nickname.
@@ -83,12 +77,10 @@ fn kick_reason(by: Option<&str>, reason: Option<&str>) -> String {
 }
 
 impl State {
-    /// The state of `user`, to be welcomed as `nick`, first on `server`;
-    /// `suffix` is `%server` in gateway mode.
-    pub(crate) fn new(user: &str, nick: &str, server: &Server, suffix: Option<String>) -> State {
+    /// The state of `user`, to be welcomed as `nick`; `suffix` is
+    /// `%server` in gateway mode.
+    pub(crate) fn new(user: &str, nick: &str, suffix: Option<String>) -> State {
         State {
-            server: server.clone(),
-            next_server: None,
             suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
             names: HashMap::new(),
