@@ -91,10 +91,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use irc_proto::Command;
-use spectrum_backend::Capabilities;
-use spectrum_backend::gateway::rooms::JoinAction;
-use spectrum_backend::prelude::*;
-use spectrum_backend::view::Target;
+use spectrum_backend::gateway::prelude::*;
 
 use crate::network::Network;
 use crate::presence::away_command;

@@ -6,12 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use irc_proto::Command;
-use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSender,
-    LinkSettings, LinkState,
-};
-use spectrum_backend::proto::Payload;
-use spectrum_backend::{Ctx, Error, LinkReport, Result as SessionResult};
+use spectrum_backend::gateway::prelude::*;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -171,7 +166,7 @@ impl Network {
         ctx: &Ctx,
         command: &Command,
         what: &str,
-    ) -> SessionResult<bool> {
+    ) -> Result<bool> {
         if self.send(command).await {
             return Ok(true);
         }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use spectrum_backend::{Config, Error};
+use spectrum_backend::gateway::prelude::*;
 
 use crate::tls::Tls;
 

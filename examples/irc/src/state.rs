@@ -11,11 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix, Response};
-use spectrum_backend::gateway::contacts::Contacts;
-use spectrum_backend::gateway::rooms::{Occupant, Rooms};
-use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::reply::{self, Reply as _};
-use spectrum_backend::{ParticipantFlag, StatusType};
+use spectrum_backend::gateway::prelude::*;
 
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
 use crate::whois::{WHOIS_REPLIES, Whois};

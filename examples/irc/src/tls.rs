@@ -17,8 +17,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
-use spectrum_backend::gateway::link::ConnectError;
-use spectrum_backend::{ConnectionError, Error};
+use spectrum_backend::gateway::prelude::*;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
