@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use spectrum_backend::ConnectionError;
 use spectrum_backend::gateway::link::{
     Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSettings,
-    LinkState,
+    LinkState, NotUp,
 };
 use spectrum_backend::proto::Payload;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -595,4 +595,53 @@ async fn endpoints_all_down_at_the_first_try_give_up_with_every_reason() {
     };
     assert_eq!(code, ConnectionError::NetworkError);
     assert_eq!(reason.matches(';').count(), 1, "both reasons: {reason}");
+}
+
+#[tokio::test]
+async fn send_if_up_refuses_while_the_link_is_down_and_sends_once_it_is_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        drop(listener.accept().await.unwrap());
+        let (second, _) = listener.accept().await.unwrap();
+        let mut line = String::new();
+        BufReader::new(second).read_line(&mut line).await.unwrap();
+        line
+    });
+    // A long delay before the retry: the sender is asked while it lasts.
+    let delay = Duration::from_secs(1);
+    let backoff = Backoff {
+        base: delay,
+        max: delay,
+        attempts: Some(3),
+        jitter: false,
+    };
+    let mut link = tcp_link(
+        LinkSettings {
+            backoff,
+            ..settings(3)
+        },
+        addr,
+        512,
+    );
+    let sender = link.sender();
+    connected(&mut link).await;
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::Retrying { .. })
+    ));
+    assert!(!sender.is_up() && !sender.is_gone());
+    assert_eq!(
+        sender.send_if_up("early".to_owned()).await,
+        Err(NotUp("early".to_owned()))
+    );
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    sender.send_if_up("now".to_owned()).await.unwrap();
+    assert_eq!(server.await.unwrap(), "now\r\n");
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    assert!(sender.is_gone());
 }

@@ -68,7 +68,7 @@ pub use backoff::Backoff;
 pub use endpoints::Endpoints;
 pub use lines::{Line, LineCodec};
 pub use retries::Retries;
-pub use state::{ConnectError, LinkClosed, LinkState};
+pub use state::{ConnectError, LinkClosed, LinkState, NotUp};
 pub use transitions::LinkStates;
 
 /// How a [`Link`] behaves.
@@ -163,12 +163,14 @@ pub enum LinkEvent<In> {
 #[derive(Debug)]
 pub struct LinkSender<Out> {
     tx: mpsc::Sender<Out>,
+    state: watch::Receiver<LinkState>,
 }
 
 impl<Out> Clone for LinkSender<Out> {
     fn clone(&self) -> Self {
         LinkSender {
             tx: self.tx.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -181,6 +183,35 @@ impl<Out> LinkSender<Out> {
     /// or gave up.
     pub async fn send(&self, item: Out) -> Result<(), LinkClosed<Out>> {
         self.tx.send(item).await.map_err(|e| LinkClosed(e.0))
+    }
+
+    /// Queues `item` only while the link is up (waiting while the queue is
+    /// full): a handler that cannot send now tells the user instead of
+    /// waiting for a reconnect that may take minutes.
+    pub async fn send_if_up(&self, item: Out) -> Result<(), NotUp<Out>> {
+        if !self.is_up() {
+            return Err(NotUp(item));
+        }
+        self.tx.send(item).await.map_err(|e| NotUp(e.0))
+    }
+
+    /// The link's current state.
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// Whether the link is up: items go out now.
+    pub fn is_up(&self) -> bool {
+        matches!(*self.state.borrow(), LinkState::Up)
+    }
+
+    /// Whether the link gave up or was closed: nothing will go out on it
+    /// again, a new link is needed.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            *self.state.borrow(),
+            LinkState::GaveUp { .. } | LinkState::Closed
+        )
     }
 }
 
@@ -235,7 +266,10 @@ where
         };
         let task = tokio::spawn(supervisor::supervise(settings, codec, connect, ends));
         Link {
-            sender: LinkSender { tx },
+            sender: LinkSender {
+                tx,
+                state: state.clone(),
+            },
             events,
             state,
             transitions,
