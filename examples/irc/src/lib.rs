@@ -140,7 +140,7 @@ impl Irc {
     fn net(&self, name: &str) -> Option<&Network> {
         self.nets
             .get(&self.network_of(name)?)
-            .filter(|n| !n.is_gone())
+            .filter(|n| !n.sender.is_gone())
     }
 
     /// Gateway mode: the connection for a room's network, opened with the
@@ -152,7 +152,7 @@ impl Irc {
             return Err(format!("{room}: rooms are named #channel%irc.server"));
         };
         let key = fold(server);
-        if self.nets.get(&key).is_some_and(|n| !n.is_gone()) {
+        if self.nets.get(&key).is_some_and(|n| !n.sender.is_gone()) {
             return Ok(key);
         }
         let settings = self
@@ -270,7 +270,7 @@ impl Irc {
         // The tracker answers the replays after CONNECTED itself; a join
         // while the connection is down happens when it is back.
         match ctx.with_rooms(|rooms| rooms.join_requested(join.raw())) {
-            JoinAction::Join(request) if net.is_up() => {
+            JoinAction::Join(request) if net.sender.is_up() => {
                 let key = (!request.password.is_empty()).then_some(request.password);
                 let channel = clean(net.state().irc_name(&request.room));
                 net.send(&Command::JOIN(channel, key, None)).await;
@@ -328,7 +328,7 @@ impl Irc {
     #[on(StatusChanged)]
     async fn status(&mut self, ctx: &Ctx, status: view::Presence) -> Result<()> {
         let away = away_command(status.status(), status.message().unwrap_or_default());
-        for net in self.nets.values().filter(|n| !n.is_gone()) {
+        for net in self.nets.values().filter(|n| !n.sender.is_gone()) {
             let changed = {
                 let mut state = net.state();
                 let changed = state.away != away;
@@ -359,7 +359,7 @@ impl Irc {
             }
             nick
         };
-        if let Some(nick) = nick.filter(|_| net.is_up()) {
+        if let Some(nick) = nick.filter(|_| net.sender.is_up()) {
             net.send(&Command::WHO(Some(nick), None)).await;
         }
     }

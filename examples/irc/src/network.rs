@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use irc_proto::Command;
 use spectrum_backend::gateway::prelude::*;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -27,8 +26,8 @@ type IrcLink = Link<Line, String>;
 /// The handlers' side of the connection.
 pub(crate) struct Network {
     servers: Endpoints<Server>,
-    sender: LinkSender<String>,
-    link_state: watch::Receiver<LinkState>,
+    /// The link's sender, which knows whether it is up or gone.
+    pub(crate) sender: LinkSender<String>,
     state: Arc<Mutex<State>>,
     stop: CancellationToken,
     /// The read task; dropping the network stops it at once.
@@ -122,7 +121,6 @@ impl Network {
         let network = Network {
             servers,
             sender: link.sender(),
-            link_state: link.watch(),
             state,
             stop: stop.clone(),
             task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
@@ -140,24 +138,11 @@ impl Network {
         self.servers.current().to_string()
     }
 
-    /// Whether the link gave up or was closed: a new one is needed.
-    pub(crate) fn is_gone(&self) -> bool {
-        matches!(
-            *self.link_state.borrow(),
-            LinkState::GaveUp { .. } | LinkState::Closed
-        )
-    }
-
-    /// Whether lines go out now.
-    pub(crate) fn is_up(&self) -> bool {
-        matches!(*self.link_state.borrow(), LinkState::Up)
-    }
-
     /// Queues a command; waits while the queue is full (the server reads
     /// slowly). Refused while the connection is down (false), rather than
     /// a handler waiting for minutes.
     pub(crate) async fn send(&self, command: &Command) -> bool {
-        self.is_up() && self.sender.send(String::from(command)).await.is_ok()
+        self.sender.send_if_up(String::from(command)).await.is_ok()
     }
 
     /// [`Network::send`], telling the user when `what` was not sent.
