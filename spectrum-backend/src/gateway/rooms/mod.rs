@@ -77,6 +77,10 @@ pub enum JoinAction {
     Replay(Vec<Payload>),
 }
 
+/// At most this many occupants of one room are kept while its list arrives
+/// in pieces ([`Rooms::occupants_arriving`]).
+pub const MAX_ARRIVING: usize = 20_000;
+
 /// The rooms of one user's session; see the [module](self) documentation.
 #[derive(Debug, Clone)]
 pub struct Rooms {
@@ -208,6 +212,7 @@ impl Rooms {
                 others: BTreeMap::new(),
                 subject: None,
                 id: None,
+                arriving: Vec::new(),
             },
         );
         JoinAction::Join(JoinRequest {
@@ -315,6 +320,50 @@ impl Rooms {
         }
         out.extend(r.sync(names, own, others));
         out
+    }
+
+    /// A piece of `room`'s occupant list, for a network that sends it in
+    /// several messages (IRC's NAMES replies, Matrix's member pages): kept
+    /// until [`Rooms::occupants_done`]. At most [`MAX_ARRIVING`] are kept
+    /// per room, so that a network that never ends the list cannot take
+    /// the memory; pieces for a room the user is not in or joining are
+    /// dropped.
+    ///
+    /// ```
+    /// # use spectrum_backend::gateway::rooms::{Occupant, Rooms};
+    /// # use spectrum_backend::proto::{Payload, Room};
+    /// let mut rooms = Rooms::new("alice@example.org");
+    /// let join = Room { room: "#a".into(), nickname: "alice".into(), ..Room::default() };
+    /// rooms.join_requested(&join);
+    /// rooms.occupants_arriving("#a", [Occupant::new("bob")]);
+    /// rooms.occupants_arriving("#a", [Occupant::new("carol"), Occupant::new("alice")]);
+    /// let frames = rooms.occupants_done("#a", "alice");
+    /// let names = frames.iter().filter(|p| matches!(p, Payload::ParticipantChanged(_))).count();
+    /// assert_eq!(names, 3);
+    /// ```
+    pub fn occupants_arriving(
+        &mut self,
+        room: &str,
+        occupants: impl IntoIterator<Item = Occupant>,
+    ) {
+        if let Some(r) = self.rooms.get_mut(&self.key(room)) {
+            let space = MAX_ARRIVING.saturating_sub(r.arriving.len());
+            r.arriving.extend(occupants.into_iter().take(space));
+        }
+    }
+
+    /// `room`'s occupant list is complete: [`Rooms::joined`] as
+    /// `own_nickname` for a room being joined (the answer to JOIN_ROOM),
+    /// [`Rooms::occupants_are`] for one joined already (the differences).
+    pub fn occupants_done(&mut self, room: &str, own_nickname: &str) -> Vec<Payload> {
+        let Some(r) = self.rooms.get_mut(&self.key(room)) else {
+            return Vec::new();
+        };
+        let occupants = std::mem::take(&mut r.arriving);
+        match r.joined {
+            true => self.occupants_are(room, occupants),
+            false => self.joined(room, own_nickname, occupants),
+        }
     }
 
     /// `id`'s entry in `room` (the user's own included), by the identity
@@ -464,6 +513,7 @@ impl Rooms {
             .filter(|r| on_link(&r.name))
             .map(|r| {
                 r.joined = false;
+                r.arriving.clear();
                 JoinRequest {
                     room: r.name.clone(),
                     nickname: r.own.nickname.clone(),

@@ -466,3 +466,56 @@ fn a_full_list_by_identity_gives_renames_not_leaves_and_joins() {
         "a replay shows the list as it is now"
     );
 }
+
+#[test]
+fn an_occupant_list_in_pieces_answers_the_join_then_gives_the_differences() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#rust", "alice"));
+    assert!(rooms.subject_changed("#rust", "hello", "bob").is_empty());
+    rooms.occupants_arriving("#Rust", [Occupant::new("carol")]);
+    rooms.occupants_arriving(
+        "#rust",
+        [Occupant::new("alice"), Occupant::new("bob").moderator()],
+    );
+    // Pieces for a room the user is not in are dropped.
+    rooms.occupants_arriving("#go", [Occupant::new("dave")]);
+    assert!(rooms.occupants_done("#go", "alice").is_empty());
+    assert_eq!(
+        shown(&rooms.occupants_done("#rust", "alice")),
+        rust_answer()
+    );
+    // Joined: the next complete list gives what changed only.
+    rooms.occupants_arriving("#rust", [Occupant::new("bob").moderator()]);
+    rooms.occupants_arriving("#rust", [Occupant::new("alice"), Occupant::new("dave")]);
+    assert_eq!(
+        shown(&rooms.occupants_done("#rust", "alice")),
+        ["P #rust carol 0 5", "P #rust dave 0 0"]
+    );
+}
+
+#[test]
+fn an_occupant_list_that_never_ends_is_cut() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#big", "alice"));
+    for chunk in 0..(MAX_ARRIVING / 1000 + 2) {
+        rooms.occupants_arriving(
+            "#big",
+            (0..1000).map(|i| Occupant::new(format!("n{chunk}-{i}"))),
+        );
+    }
+    let frames = rooms.occupants_done("#big", "alice");
+    // Every occupant kept, and the user.
+    assert_eq!(frames.len(), MAX_ARRIVING + 1);
+}
+
+#[test]
+fn a_lost_connection_drops_a_list_half_arrived() {
+    let mut rooms = joined_rust();
+    rooms.occupants_arriving("#rust", [Occupant::new("zed")]);
+    assert_eq!(rooms.connection_lost().len(), 1);
+    let frames = rooms.occupants_done("#rust", "alice");
+    assert!(
+        shown(&frames).iter().all(|f| !f.contains("zed")),
+        "{frames:?}"
+    );
+}
