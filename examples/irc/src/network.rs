@@ -284,8 +284,7 @@ impl Reader {
     /// this server (the tracker then reports only what changed).
     async fn on_up(&mut self, link: &IrcLink) {
         let (nick, sasl, away, rejoin) = {
-            let mut s = lock(&self.state);
-            s.names.clear();
+            let s = lock(&self.state);
             let rejoin = self
                 .ctx
                 .with_rooms(|r| r.connection_lost_where(|room| s.owns(room)));

@@ -18,17 +18,12 @@ use crate::whois::{WHOIS_REPLIES, Whois};
 
 /// At most this many channels of a LIST reach the room list.
 const MAX_LISTED: usize = 1000;
-/// At most this many names of one room are kept while its NAMES come: a
-/// server that never ends the list cannot take the memory.
-const MAX_NAMES: usize = 20_000;
 
 /// What the session knows of one IRC server.
 #[derive(Debug)]
 pub(crate) struct State {
     /// The user's current nickname.
     pub(crate) nick: String,
-    /// NAMES replies being collected, by folded channel name.
-    pub(crate) names: HashMap<String, Vec<Occupant>>,
     /// Nicknames the user wrote to as `room/nick`, by folded nickname.
     pub(crate) private_rooms: HashMap<String, String>,
     /// The capabilities the server granted.
@@ -79,7 +74,6 @@ impl State {
         State {
             suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
-            names: HashMap::new(),
             private_rooms: HashMap::new(),
             caps: Vec::new(),
             sasl: false,
@@ -313,19 +307,12 @@ impl State {
             }
             Response::RPL_WHOREPLY => self.on_who_reply(rooms, args),
             Response::RPL_ENDOFWHO => self.on_who_end(arg(1)),
-            Response::RPL_NAMREPLY if rooms.name(&room(2)).is_some() => {
-                let names = self.names.entry(fold(arg(2))).or_default();
-                let room = MAX_NAMES.saturating_sub(names.len());
-                names.extend(arg(3).split_whitespace().take(room).map(occupant));
+            Response::RPL_NAMREPLY => {
+                let names = arg(3).split_whitespace().map(occupant);
+                rooms.occupants_arriving(&room(2), names);
                 Vec::new()
             }
-            Response::RPL_ENDOFNAMES => {
-                let names = self.names.remove(&fold(arg(1))).unwrap_or_default();
-                match rooms.is_joined(&room(1)) {
-                    true => rooms.occupants_are(&room(1), names),
-                    false => rooms.joined(&room(1), &self.nick, names),
-                }
-            }
+            Response::RPL_ENDOFNAMES => rooms.occupants_done(&room(1), &self.nick),
             Response::ERR_NOSUCHCHANNEL
             | Response::ERR_TOOMANYCHANNELS
             | Response::ERR_CHANNELISFULL
