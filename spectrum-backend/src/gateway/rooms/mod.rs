@@ -38,7 +38,9 @@
 //! assert!(matches!(rooms.join_requested(&request), JoinAction::Replay(f) if f == frames));
 //! ```
 
+mod changes;
 mod occupant;
+mod private;
 mod room;
 
 use std::collections::BTreeMap;
@@ -47,6 +49,7 @@ use spectrum_proto::{self as proto, ParticipantFlag, Payload, StatusType};
 
 use super::frames;
 pub use occupant::{Flags, Occupant};
+pub use private::MAX_PRIVATE_CHATS;
 use room::{Names, Room};
 
 /// Maps a room name or nickname to the key it is compared by.
@@ -91,6 +94,7 @@ pub struct Rooms {
     /// The network's identifiers of rooms ([`Rooms::identify`]), exact, to
     /// the folded room name.
     ids: BTreeMap<String, String>,
+    private: private::PrivateChats,
 }
 
 fn lowercase(name: &str) -> String {
@@ -114,6 +118,7 @@ impl Rooms {
             fold_room: lowercase,
             rooms: BTreeMap::new(),
             ids: BTreeMap::new(),
+            private: private::PrivateChats::default(),
         }
     }
 
@@ -440,6 +445,7 @@ impl Rooms {
     /// `old` is now called `new` in `room`. For the user's own nickname:
     /// ROOM_NICKNAME_CHANGED, then the rename.
     pub fn renamed(&mut self, room: &str, old: &str, new: &str) -> Vec<Payload> {
+        self.private_chat_renamed(old, new);
         match self.rooms.get_mut(&self.key(room)) {
             Some(r) if r.joined => r.rename(&self.names, old, new),
             _ => Vec::new(),
@@ -448,6 +454,7 @@ impl Rooms {
 
     /// `old` is now called `new` in every room (a network-wide nickname).
     pub fn renamed_everywhere(&mut self, old: &str, new: &str) -> Vec<Payload> {
+        self.private_chat_renamed(old, new);
         let names = &self.names;
         let mut out = Vec::new();
         for r in self.rooms.values_mut().filter(|r| r.joined) {

@@ -519,3 +519,59 @@ fn a_lost_connection_drops_a_list_half_arrived() {
         "{frames:?}"
     );
 }
+
+#[test]
+fn one_flag_changes_and_the_others_stay() {
+    let mut rooms = joined_rust();
+    let owner = ParticipantFlag::Moderator;
+    assert!(rooms.flag_set("#rust", "bob", owner, true).is_empty());
+    assert_eq!(
+        shown(&rooms.flag_set("#rust", "bob", owner, false)),
+        ["P #rust bob 0 0"]
+    );
+    assert_eq!(
+        shown(&rooms.flag_set("#rust", "carol", owner, true)),
+        ["P #rust carol 1 0"]
+    );
+    assert!(rooms.flag_set("#rust", "nobody", owner, true).is_empty());
+}
+
+#[test]
+fn a_subject_in_two_parts_keeps_the_other_part() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.subject_text("#rust", "news")),
+        ["S #rust news bob"]
+    );
+    assert_eq!(
+        shown(&rooms.subject_set_by("#rust", "carol")),
+        ["S #rust news carol"]
+    );
+    assert!(rooms.subject_set_by("#rust", "carol").is_empty());
+}
+
+#[test]
+fn private_chats_follow_renames_end_with_the_room_and_are_bounded() {
+    let mut rooms = joined_rust().fold_nicknames(|n| n.to_ascii_lowercase());
+    rooms.private_chat("#Rust", "Bob");
+    assert_eq!(rooms.private_chat_of("BOB"), Some("#rust"));
+    rooms.renamed_everywhere("bob", "robert");
+    assert_eq!(rooms.private_chat_of("bob"), None);
+    assert_eq!(rooms.private_chat_of("Robert"), Some("#rust"));
+    // Not through a room the user is not in.
+    rooms.private_chat("#go", "dave");
+    assert_eq!(rooms.private_chat_of("dave"), None);
+    for i in 0..MAX_PRIVATE_CHATS + 10 {
+        rooms.private_chat("#rust", &format!("n{i:05}"));
+    }
+    let kept = (0..MAX_PRIVATE_CHATS + 10)
+        .filter(|i| rooms.private_chat_of(&format!("n{i:05}")).is_some())
+        .count();
+    assert!(kept <= MAX_PRIVATE_CHATS, "{kept} kept");
+    assert_eq!(
+        rooms.private_chat_of(&format!("n{:05}", MAX_PRIVATE_CHATS + 9)),
+        Some("#rust")
+    );
+    rooms.left("#rust");
+    assert_eq!(rooms.private_chat_of("robert"), None);
+}
