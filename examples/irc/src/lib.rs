@@ -216,8 +216,7 @@ impl Irc {
             Target::Room(room) => net.state().irc_name(room).to_owned(),
             Target::Occupant { room, nickname } => {
                 // Answers from that nickname come back through the room.
-                let rooms = &mut net.state().private_rooms;
-                rooms.insert(fold(nickname), room.to_owned());
+                ctx.with_rooms(|rooms| rooms.private_chat(room, nickname));
                 nickname.to_owned()
             }
             // `room/nick` of a room left since: still that nickname.

@@ -8,7 +8,7 @@
 //! frames for Spectrum 2, which the read task sends after releasing the
 //! locks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix, Response};
 use spectrum_backend::gateway::prelude::*;
@@ -24,8 +24,6 @@ const MAX_LISTED: usize = 1000;
 pub(crate) struct State {
     /// The user's current nickname.
     pub(crate) nick: String,
-    /// Nicknames the user wrote to as `room/nick`, by folded nickname.
-    pub(crate) private_rooms: HashMap<String, String>,
     /// The capabilities the server granted.
     pub(crate) caps: Vec<String>,
     /// Whether SASL logged the user in.
@@ -74,7 +72,6 @@ impl State {
         State {
             suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
-            private_rooms: HashMap::new(),
             caps: Vec::new(),
             sasl: false,
             contacts: Contacts::new(user),
@@ -234,9 +231,11 @@ impl State {
                 None => return Vec::new(),
             }
         } else {
-            match self.private_rooms.get(&fold(from)) {
-                Some(room) if rooms.is_joined(room) => reply::Message::private(room, from, text),
-                _ => reply::Message::new(self.buddy(from), text),
+            // The chat through a room of this network (in gateway mode, a
+            // nickname on another network is someone else).
+            match rooms.private_chat_of(from).filter(|room| self.owns(room)) {
+                Some(room) => reply::Message::private(room, from, text),
+                None => reply::Message::new(self.buddy(from), text),
             }
         };
         vec![msg.into_payload(rooms.user())]
@@ -245,9 +244,6 @@ impl State {
     fn on_nick(&mut self, rooms: &mut Rooms, old: &str, new: &str) -> Vec<Payload> {
         if self.is_me(old) {
             self.nick = new.to_owned();
-        }
-        if let Some(room) = self.private_rooms.remove(&fold(old)) {
-            self.private_rooms.insert(fold(new), room);
         }
         let mine = self.rooms_of(rooms);
         mine.iter()
@@ -275,15 +271,7 @@ impl State {
             ) {
                 continue;
             }
-            let Some(current) = rooms.occupant_of(room, nick) else {
-                continue;
-            };
-            let flags = if given {
-                current.flags.with(ParticipantFlag::Moderator)
-            } else {
-                current.flags.without(ParticipantFlag::Moderator)
-            };
-            out.extend(rooms.flags_changed(room, nick, flags));
+            out.extend(rooms.flag_set(room, nick, ParticipantFlag::Moderator, given));
         }
         out
     }
@@ -294,14 +282,8 @@ impl State {
         let suffix = self.suffix.clone();
         let room = |i: usize| format!("{}{suffix}", arg(i));
         match code {
-            Response::RPL_TOPIC => {
-                let by = rooms.subject(&room(1)).map(|(_, by)| by.to_owned());
-                rooms.subject_changed(&room(1), &clean(arg(2)), &by.unwrap_or_default())
-            }
-            Response::RPL_TOPICWHOTIME => {
-                let text = rooms.subject(&room(1)).map(|(text, _)| text.to_owned());
-                rooms.subject_changed(&room(1), &text.unwrap_or_default(), nick_of(arg(2)))
-            }
+            Response::RPL_TOPIC => rooms.subject_text(&room(1), &clean(arg(2))),
+            Response::RPL_TOPICWHOTIME => rooms.subject_set_by(&room(1), nick_of(arg(2))),
             Response::RPL_LISTSTART | Response::RPL_LIST | Response::RPL_LISTEND => {
                 self.on_list(code, args)
             }
