@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use spectrum_backend::ConnectionError;
 use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSettings,
-    LinkState, NotUp,
+    Backoff, ConnectError, Endpoints, Handshake, Keepalive, Line, LineCodec, Link, LinkEvent,
+    LinkSettings, LinkState, NotUp,
 };
 use spectrum_backend::proto::Payload;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -644,4 +644,61 @@ async fn send_if_up_refuses_while_the_link_is_down_and_sends_once_it_is_up() {
     assert_eq!(server.await.unwrap(), "now\r\n");
     tokio::time::timeout(GUARD, link.close()).await.unwrap();
     assert!(sender.is_gone());
+}
+
+#[tokio::test]
+async fn a_handshake_hands_over_what_came_after_its_last_line() {
+    let (addr, server) = serve(|mut s| async move {
+        // The welcome and the first line after it come in one piece.
+        s.write_all(b"hello\r\n").await.unwrap();
+        let mut stream = BufReader::new(s);
+        let mut login = String::new();
+        stream.read_line(&mut login).await.unwrap();
+        stream
+            .get_mut()
+            .write_all(b"WELCOME\r\nfirst after\r\n")
+            .await
+            .unwrap();
+        let mut later = String::new();
+        stream.read_line(&mut later).await.unwrap();
+        (login, later, stream)
+    })
+    .await;
+    let mut link: LineLink = Link::spawn(settings(1), LineCodec::new(512), move || async move {
+        let tcp = TcpStream::connect(addr).await?;
+        let mut handshake = Handshake::new(tcp, LineCodec::new(512), "test server");
+        assert_eq!(&handshake.next_line().await?[..], b"hello");
+        handshake.send("LOGIN alice".to_owned()).await?;
+        while &handshake.next_line().await?[..] != b"WELCOME" {}
+        Ok(handshake.finish())
+    });
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("first after"));
+    link.send("on the link".to_owned()).await.unwrap();
+    let (login, later, _stream) = server.await.unwrap();
+    assert_eq!(login, "LOGIN alice\r\n");
+    assert_eq!(later, "on the link\r\n");
+}
+
+#[tokio::test]
+async fn a_handshake_cut_short_is_retried_with_the_peer_named() {
+    let (addr, server) = serve(|s| async move { drop(s) }).await;
+    let mut link: LineLink = Link::spawn(settings(1), LineCodec::new(512), move || async move {
+        let tcp = TcpStream::connect(addr).await?;
+        let mut handshake = Handshake::new(tcp, LineCodec::new(512), "test server");
+        handshake.next_line().await?;
+        Ok(handshake.finish())
+    });
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected a retry");
+    };
+    assert_eq!(
+        reason,
+        "test server: closed the connection during the login"
+    );
+    server.await.unwrap();
 }

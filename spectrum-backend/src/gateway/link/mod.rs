@@ -11,6 +11,8 @@
 //! transition too from [`Link::states`] (what
 //! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
+//! A login inside the connect step reads and writes lines with
+//! [`Handshake`], which hands the connection to the link with nothing lost.
 //! A network with several servers tries them in turn with [`Endpoints`];
 //! [`LinkSettings::keepalive`] and [`LinkSettings::idle_timeout`] find a
 //! connection whose peer vanished without closing it.
@@ -48,6 +50,7 @@
 
 mod backoff;
 mod endpoints;
+mod handshake;
 mod lines;
 mod retries;
 mod state;
@@ -66,6 +69,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
 pub use endpoints::Endpoints;
+pub use handshake::{Connection, Handshake, Io};
 pub use lines::{Line, LineCodec};
 pub use retries::Retries;
 pub use state::{ConnectError, LinkClosed, LinkState, NotUp};
