@@ -13,8 +13,8 @@
 
 pub use crate::gateway::contacts::{Contact, Contacts};
 pub use crate::gateway::link::{
-    Backoff, ConnectError, Endpoints, Keepalive, Line, LineCodec, Link, LinkEvent, LinkSender,
-    LinkSettings, LinkState, Retries,
+    Backoff, ConnectError, Connection, Endpoints, Handshake, Keepalive, Line, LineCodec, Link,
+    LinkEvent, LinkSender, LinkSettings, LinkState, Retries,
 };
 pub use crate::gateway::rooms::{Flags, JoinAction, JoinRequest, Occupant, Rooms};
 pub use crate::prelude::*;
