@@ -10,7 +10,7 @@ use spectrum_backend::gateway::prelude::*;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
+use crate::register::{MAX_LINE, Registration, connect, parse, register};
 use crate::settings::{Server, Settings};
 use crate::state::{State, server_answer};
 use crate::text::clean;
@@ -49,7 +49,7 @@ struct Connector {
 
 impl Connector {
     /// Registers on the servers in turn (see [`Endpoints`]).
-    async fn connect(self: Arc<Self>) -> Result<Stream, ConnectError> {
+    async fn connect(self: Arc<Self>) -> Result<Connection, ConnectError> {
         let (tls, who) = (self.settings.tls.as_deref(), &self.who);
         let attempt =
             |server| async move { register(connect(&server, tls).await?, &server, who).await };

@@ -21,7 +21,6 @@ use spectrum_backend::gateway::prelude::*;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::register::Stream;
 use crate::settings::Server;
 
 /// The two client configurations: checked, and for opted-out servers.
@@ -100,7 +99,7 @@ impl Tls {
         &self,
         server: &Server,
         tcp: TcpStream,
-    ) -> Result<Stream, ConnectError> {
+    ) -> Result<Connection, ConnectError> {
         let config = if server.verify {
             &self.checked
         } else {
