@@ -40,6 +40,7 @@
 
 mod changes;
 mod occupant;
+mod per_link;
 mod private;
 mod room;
 

@@ -575,3 +575,54 @@ fn private_chats_follow_renames_end_with_the_room_and_are_bounded() {
     rooms.left("#rust");
     assert_eq!(rooms.private_chat_of("robert"), None);
 }
+
+/// `#a%one` and `#b%two`, both with bob and carol, joined as alice.
+fn two_networks() -> Rooms {
+    let mut rooms = Rooms::new(USER);
+    for room in ["#a%one", "#b%two"] {
+        rooms.join_requested(&request(room, "alice"));
+        rooms.joined(
+            room,
+            "alice",
+            [Occupant::new("bob"), Occupant::new("carol")],
+        );
+    }
+    rooms
+}
+
+fn on_one(room: &str) -> bool {
+    room.ends_with("%one")
+}
+
+#[test]
+fn a_quit_and_a_rename_on_one_network_leave_the_others_rooms_alone() {
+    let mut rooms = two_networks();
+    assert_eq!(
+        shown(&rooms.occupant_left_where(on_one, "bob", "bye")),
+        ["P #a%one bob 0 5"]
+    );
+    assert!(rooms.occupant_of("#b%two", "bob").is_some());
+    assert_eq!(
+        shown(&rooms.renamed_where(on_one, "carol", "caro")),
+        ["P #a%one carol 0 0 caro"]
+    );
+    assert!(rooms.occupant_of("#b%two", "carol").is_some());
+    // The user's own rename, on one network only.
+    assert_eq!(
+        shown(&rooms.renamed_where(on_one, "alice", "al")),
+        ["N #a%one al", &format!("P #a%one alice {ME} 0 al")]
+    );
+    assert_eq!(rooms.own_nickname("#b%two"), Some("alice"));
+}
+
+#[test]
+fn a_link_gone_ends_its_rooms_only() {
+    let mut rooms = two_networks();
+    assert_eq!(
+        shown(&rooms.link_gone_where(on_one, "gave up")),
+        [format!("P #a%one alice {ME} 5")]
+    );
+    assert!(!rooms.is_joined("#a%one") && rooms.name("#a%one").is_none());
+    assert!(rooms.is_joined("#b%two"));
+    assert!(rooms.link_gone_where(on_one, "again").is_empty());
+}
