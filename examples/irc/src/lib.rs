@@ -270,9 +270,8 @@ impl Irc {
         // while the connection is down happens when it is back.
         match ctx.with_rooms(|rooms| rooms.join_requested(join.raw())) {
             JoinAction::Join(request) if net.sender.is_up() => {
-                let key = (!request.password.is_empty()).then_some(request.password);
-                let channel = clean(net.state().irc_name(&request.room));
-                net.send(&Command::JOIN(channel, key, None)).await;
+                let join = net.state().join(request);
+                net.send(&join).await;
             }
             JoinAction::Join(_) | JoinAction::Pending => {}
             JoinAction::Replay(frames) => ctx.send_all(frames).await?,

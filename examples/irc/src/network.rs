@@ -13,7 +13,6 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::register::{MAX_LINE, Registration, connect, parse, register};
 use crate::settings::{Server, Settings};
 use crate::state::{State, server_answer};
-use crate::text::clean;
 
 /// How long one server gets to accept the connection and welcome the user.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -192,13 +191,9 @@ struct Reader {
 
 impl Reader {
     async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
-        let ticks = |secs: u64| {
-            let every = Duration::from_secs(secs.max(1));
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            ticks
-        };
-        let mut poll = ticks(self.settings.away_timeout);
+        let every = Duration::from_secs(self.settings.away_timeout.max(1));
+        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
@@ -247,25 +242,18 @@ impl Reader {
         let server = self.servers.current().to_string();
         let frames = match &state {
             LinkState::Up => Vec::new(),
+            // The link logs why it retries or gives up.
             LinkState::GaveUp { .. } => {
                 // The rooms on this server end, before the session (in
                 // gateway mode, the session goes on with other networks).
-                tracing::warn!(%server, "{}", state.describe(&server));
-                let text = state.describe(&server);
-                let mut s = lock(&self.state);
-                let mut frames = self.ctx.with_rooms(|rooms| {
-                    let nick = s.nick.clone();
-                    (s.rooms_of(rooms).iter())
-                        .flat_map(|room| rooms.occupant_left(room, &nick, &text))
-                        .collect::<Vec<_>>()
-                });
+                let (mut s, text) = (lock(&self.state), state.describe(&server));
+                let mut frames = self
+                    .ctx
+                    .with_rooms(|r| r.link_gone_where(|r| s.owns(r), &text));
                 frames.extend(s.contacts.all_offline());
                 frames
             }
-            LinkState::Retrying { .. } => {
-                tracing::warn!(%server, "{}", state.describe(&server));
-                lock(&self.state).contacts.all_offline()
-            }
+            LinkState::Retrying { .. } => lock(&self.state).contacts.all_offline(),
             LinkState::Connecting { .. } | LinkState::Closed => return,
         };
         self.report(frames).await;
@@ -302,9 +290,8 @@ impl Reader {
             send(link, &Command::AWAY(away)).await;
         }
         for room in rejoin {
-            let key = (!room.password.is_empty()).then_some(room.password);
-            let channel = clean(lock(&self.state).irc_name(&room.room));
-            send(link, &Command::JOIN(channel, key, None)).await;
+            let join = lock(&self.state).join(room);
+            send(link, &join).await;
         }
         if std::mem::take(&mut self.list) {
             send(link, &Command::LIST(None, None)).await;

@@ -109,6 +109,12 @@ impl State {
         self.irc_name(room).len() < room.len() || self.suffix.is_empty()
     }
 
+    /// The JOIN that (re)joins `request`'s room.
+    pub(crate) fn join(&self, request: JoinRequest) -> Command {
+        let key = (!request.password.is_empty()).then_some(request.password);
+        Command::JOIN(clean(self.irc_name(&request.room)), key, None)
+    }
+
     /// The session's rooms on this server.
     pub(crate) fn rooms_of(&self, rooms: &Rooms) -> Vec<String> {
         rooms
@@ -147,9 +153,7 @@ impl State {
             }
             (Command::QUIT(reason), Some(nick)) => {
                 let reason = reason.as_deref().unwrap_or_default();
-                let mut out: Vec<Payload> = (self.rooms_of(rooms).iter())
-                    .flat_map(|r| rooms.occupant_left(r, nick, reason))
-                    .collect();
+                let mut out = rooms.occupant_left_where(|r| self.owns(r), nick, reason);
                 let buddy = self.buddy(nick);
                 if self.contacts.get(&buddy).is_some() {
                     let offline = StatusType::StatusNone;
@@ -245,10 +249,7 @@ impl State {
         if self.is_me(old) {
             self.nick = new.to_owned();
         }
-        let mine = self.rooms_of(rooms);
-        mine.iter()
-            .flat_map(|r| rooms.renamed(r, old, new))
-            .collect()
+        rooms.renamed_where(|r| self.owns(r), old, new)
     }
 
     /// Operator status given or taken in `room`.
