@@ -86,6 +86,7 @@ mod ask;
 mod backend_ctx;
 mod capabilities;
 mod config;
+mod config_keys;
 mod ctx;
 mod error;
 pub mod event;
