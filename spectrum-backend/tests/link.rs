@@ -702,3 +702,24 @@ async fn a_handshake_cut_short_is_retried_with_the_peer_named() {
     );
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sender_closes_the_link_after_what_is_queued() {
+    let (addr, server) = serve(|mut s| async move {
+        let mut all = String::new();
+        s.read_to_string(&mut all).await.unwrap();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    let sender = link.sender();
+    sender.send("QUIT :bye".to_owned()).await.unwrap();
+    sender.close();
+    // The owner sees the close, then the end.
+    assert_eq!(next(&mut link).await, state(LinkState::Closed));
+    let end = tokio::time::timeout(GUARD, link.next()).await.unwrap();
+    assert_eq!(end, None);
+    assert_eq!(server.await.unwrap(), "QUIT :bye\r\n");
+    assert!(sender.is_gone());
+}

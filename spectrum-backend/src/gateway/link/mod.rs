@@ -168,6 +168,7 @@ pub enum LinkEvent<In> {
 pub struct LinkSender<Out> {
     tx: mpsc::Sender<Out>,
     state: watch::Receiver<LinkState>,
+    close: CancellationToken,
 }
 
 impl<Out> Clone for LinkSender<Out> {
@@ -175,6 +176,7 @@ impl<Out> Clone for LinkSender<Out> {
         LinkSender {
             tx: self.tx.clone(),
             state: self.state.clone(),
+            close: self.close.clone(),
         }
     }
 }
@@ -207,6 +209,16 @@ impl<Out> LinkSender<Out> {
     /// Whether the link is up: items go out now.
     pub fn is_up(&self) -> bool {
         matches!(*self.state.borrow(), LinkState::Up)
+    }
+
+    /// Closes the link from the sending side (a logout that queued its
+    /// goodbye): what is queued is written first, then the connection
+    /// closes and the owner's [`Link::next`] sees `Closed`, then the end.
+    /// Returns at once; unlike [`Link::close`] nothing bounds the writing,
+    /// so the owner still decides how long to wait (dropping the
+    /// [`Link`] stops it).
+    pub fn close(&self) {
+        self.close.cancel();
     }
 
     /// Whether the link gave up or was closed: nothing will go out on it
@@ -273,6 +285,7 @@ where
             sender: LinkSender {
                 tx,
                 state: state.clone(),
+                close: close.clone(),
             },
             events,
             state,
