@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use irc_proto::Command;
 use spectrum_backend::gateway::prelude::*;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::register::{MAX_LINE, Registration, connect, parse, register};
@@ -28,7 +27,6 @@ pub(crate) struct Network {
     /// The link's sender, which knows whether it is up or gone.
     pub(crate) sender: LinkSender<String>,
     state: Arc<Mutex<State>>,
-    stop: CancellationToken,
     /// The read task; dropping the network stops it at once.
     task: AbortOnDropHandle<()>,
 }
@@ -102,7 +100,6 @@ impl Network {
         let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
             Arc::clone(&connector).connect()
         });
-        let stop = CancellationToken::new();
         let mut report = LinkReport::new(first.to_string()).contact(first.host.as_str());
         if gateway {
             report = report.keeps_session();
@@ -121,8 +118,7 @@ impl Network {
             servers,
             sender: link.sender(),
             state,
-            stop: stop.clone(),
-            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
+            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link))),
         };
         login.wait().await.map(|()| network)
     }
@@ -165,7 +161,7 @@ impl Network {
         if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit)).await != Ok(true) {
             tracing::info!("the QUIT could not be queued in time");
         }
-        self.stop.cancel();
+        self.sender.close();
         if tokio::time::timeout(QUIT_TIMEOUT, &mut self.task)
             .await
             .is_err()
@@ -190,14 +186,13 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
+    async fn run(mut self, mut link: IrcLink) {
         let every = Duration::from_secs(self.settings.away_timeout.max(1));
         let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
-                () = stop.cancelled() => break,
                 _ = poll.tick(), if self.settings.away_timeout > 0 => {
                     if link.state() == LinkState::Up {
                         let lines = {
