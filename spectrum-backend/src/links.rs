@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::ctx::Ctx;
-use crate::gateway::link::{LinkState, LinkStates};
+use crate::gateway::link::{LinkSender, LinkState, LinkStates};
 use crate::reply::{Disconnect, Message, Reply as _};
 use crate::{Error, Result};
 
@@ -156,6 +156,24 @@ impl Ctx {
             let _ = login.send(Ok(()));
         }
         Ok(())
+    }
+
+    /// Queues `item` on a link that is up ([`LinkSender::send_if_up`]);
+    /// while it is down, tells the user instead, from `network`'s
+    /// pseudo-contact, that `what` was not sent (a handler should not wait
+    /// minutes for a reconnect). Returns whether it was queued.
+    pub async fn send_or_tell<Out>(
+        &self,
+        sender: &LinkSender<Out>,
+        item: Out,
+        network: &str,
+        what: &str,
+    ) -> Result<bool> {
+        if sender.send_if_up(item).await.is_ok() {
+            return Ok(true);
+        }
+        let text = format!("Not connected to {network} right now: {what} was not sent.");
+        self.send(Message::new(network, text)).await.map(|()| false)
     }
 
     /// Reports every state of a link (its [`Link::states`](crate::gateway::link::Link::states),

@@ -151,6 +151,26 @@ impl LinkSettings {
             keepalive: None,
         }
     }
+
+    /// Writes `frame` after `every` of silence ([`Keepalive`]) and counts
+    /// the connection as lost after two periods without anything received
+    /// (two keepalives unanswered: [`LinkSettings::idle_timeout`]). A zero
+    /// `every` turns both off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spectrum_backend::gateway::link::LinkSettings;
+    ///
+    /// let settings = LinkSettings::new("irc.example.net")
+    ///     .keepalive(Duration::from_secs(90), "PING :keepalive\r\n");
+    /// assert_eq!(settings.idle_timeout, Some(Duration::from_secs(180)));
+    /// ```
+    pub fn keepalive(mut self, every: Duration, frame: impl Into<Bytes>) -> LinkSettings {
+        let on = !every.is_zero();
+        self.keepalive = on.then(|| Keepalive::new(every, frame));
+        self.idle_timeout = on.then(|| every.saturating_mul(2));
+        self
+    }
 }
 
 /// What a link reports, in order.
