@@ -85,18 +85,12 @@ impl Network {
             state: Arc::clone(&state),
         });
         let mut link_settings = LinkSettings::new(ctx.user());
-        link_settings.backoff = Backoff {
-            attempts: (settings.reconnect_attempts > 0).then_some(settings.reconnect_attempts),
-            ..Backoff::default()
-        };
+        let attempts = settings.reconnect_attempts;
+        link_settings.backoff.attempts = (attempts > 0).then_some(attempts);
         link_settings.connect_timeout = servers.try_timeout();
-        if settings.keepalive > 0 {
-            let every = Duration::from_secs(settings.keepalive);
-            link_settings.keepalive = Some(Keepalive::new(every, "PING :keepalive\r\n"));
-            // A server gone without closing the connection: two keepalive
-            // PINGs unanswered.
-            link_settings.idle_timeout = Some(every * 2);
-        }
+        // A server gone without closing the connection: two PINGs unanswered.
+        let keepalive = Duration::from_secs(settings.keepalive);
+        let link_settings = link_settings.keepalive(keepalive, "PING :keepalive\r\n");
         let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
             Arc::clone(&connector).connect()
         });
@@ -147,12 +141,8 @@ impl Network {
         command: &Command,
         what: &str,
     ) -> Result<bool> {
-        if self.send(command).await {
-            return Ok(true);
-        }
-        let server = self.server();
-        let text = format!("Not connected to {server} right now: {what} was not sent.");
-        ctx.message(server, text).await.map(|()| false)
+        let (line, server) = (String::from(command), self.server());
+        ctx.send_or_tell(&self.sender, line, &server, what).await
     }
 
     /// QUIT, then closes the connection once it is written.
