@@ -266,15 +266,14 @@ impl Irc {
         let Some(net) = self.nets.get(&key) else {
             return Ok(());
         };
-        // The tracker answers the replays after CONNECTED itself; a join
-        // while the connection is down happens when it is back.
-        match ctx.with_rooms(|rooms| rooms.join_requested(join.raw())) {
-            JoinAction::Join(request) if net.sender.is_up() => {
-                let join = net.state().join(request);
-                net.send(&join).await;
-            }
-            JoinAction::Join(_) | JoinAction::Pending => {}
-            JoinAction::Replay(frames) => ctx.send_all(frames).await?,
+        // The runtime answers the replays after CONNECTED from the tracker
+        // (a room joined already never reaches this handler); a join while
+        // the connection is down happens when it is back.
+        if let JoinAction::Join(request) = ctx.with_rooms(|r| r.join_requested(join.raw()))
+            && net.sender.is_up()
+        {
+            let join = net.state().join(request);
+            net.send(&join).await;
         }
         Ok(())
     }
