@@ -17,6 +17,7 @@ pub use crate::gateway::link::{
     LinkEvent, LinkSender, LinkSettings, LinkState, Retries,
 };
 pub use crate::gateway::rooms::{Flags, JoinAction, JoinRequest, Occupant, Rooms};
+pub use crate::gateway::text::split_lines;
 pub use crate::prelude::*;
 pub use crate::proto::{self, Payload};
 pub use crate::reply::Reply as _;
