@@ -432,15 +432,7 @@ impl Rooms {
     /// `nickname` left every room (a network-wide quit). The user's own
     /// nickname is left alone: that is the link's business.
     pub fn occupant_left_everywhere(&mut self, nickname: &str, reason: &str) -> Vec<Payload> {
-        let names = &self.names;
-        let key = (names.fold_nickname)(nickname);
-        let mut out = Vec::new();
-        for r in self.rooms.values_mut().filter(|r| r.joined) {
-            if let Some(o) = r.others.remove(&key) {
-                out.push(r.left(names, &o, reason));
-            }
-        }
-        out
+        self.occupant_left_where(|_| true, nickname, reason)
     }
 
     /// `old` is now called `new` in `room`. For the user's own nickname:
@@ -455,13 +447,7 @@ impl Rooms {
 
     /// `old` is now called `new` in every room (a network-wide nickname).
     pub fn renamed_everywhere(&mut self, old: &str, new: &str) -> Vec<Payload> {
-        self.private_chat_renamed(old, new);
-        let names = &self.names;
-        let mut out = Vec::new();
-        for r in self.rooms.values_mut().filter(|r| r.joined) {
-            out.extend(r.rename(names, old, new));
-        }
-        out
+        self.renamed_where(|_| true, old, new)
     }
 
     /// `room`'s subject is `text`, set by `by`. Remembered for a room being
