@@ -32,8 +32,10 @@
 //!   instead of growing memory. A read task, spawned at login with a clone
 //!   of the session's [`Ctx`], owns the link and reports to Spectrum 2.
 //! * **A dropped connection comes back.** The link reconnects with a
-//!   jittered exponential backoff (the next server of the list each time),
-//!   registers again and rejoins the rooms of that server; the layer's
+//!   jittered exponential backoff (the next server of the list each time:
+//!   the layer's `Endpoints`), registers again (`Handshake`) and rejoins
+//!   the rooms of that server; it PINGs a silent server and counts it lost
+//!   after two PINGs unanswered (`LinkSettings::keepalive`); the layer's
 //!   `LinkReport` tells the user (messages from the server's name) and
 //!   Spectrum 2 (CONNECTED, DISCONNECTED with the link's code), and when
 //!   the occupants come the rooms show only what changed. Only when the
@@ -45,8 +47,8 @@
 //!   network, is in the session's tracker (`Ctx::with_rooms`), which
 //!   answers JOIN_ROOM (the runtime answers the replays after every
 //!   CONNECTED from it) and turns occupant changes into frames. Each
-//!   connection keeps a `State` (nickname, server, NAMES being gathered,
-//!   contacts, WHOIS) behind a mutex that is never held across an
+//!   connection keeps a `State` (nickname, capabilities, contacts, WHOIS)
+//!   behind a mutex that is never held across an
 //!   `.await`; `State::on_message` only says which IRC message is which
 //!   change, and the read task sends the frames after releasing the locks.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
@@ -56,7 +58,8 @@
 //!   gateway mode IRC's `#chan` is the session's `#chan%server`). Messages
 //!   for rooms the user is not in (or has just left) are dropped.
 //! * **Joins answer when NAMES ends.** JOIN_ROOM sends JOIN; the topic
-//!   (332/333) and names (353) are collected until 366, which answers with
+//!   (332/333) and names (353) are collected in the tracker
+//!   (`Rooms::occupants_arriving`) until 366, which answers with
 //!   the occupants, then the user (under the IRC nickname: if it differs
 //!   from the requested room nickname, Spectrum 2 is told of the change),
 //!   then the topic. A repeated JOIN_ROOM (Spectrum 2 replays joins after
