@@ -86,6 +86,7 @@ mod ask;
 mod backend_ctx;
 mod capabilities;
 mod config;
+mod config_keys;
 mod ctx;
 mod error;
 pub mod event;
@@ -124,7 +125,7 @@ pub use ctx::{
 pub use error::{Error, Result, RunError, SendError};
 pub use events::{Event, EventKind};
 pub use handler::{Backend, unhandled};
-pub use links::LinkReport;
+pub use links::{LinkLogin, LinkReport};
 pub use prompt::AskError;
 pub use runtime::{
     DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,

@@ -3,13 +3,14 @@
 //! pseudo-contact while it reconnects.
 
 use spectrum_proto::Payload;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::Result;
 use crate::ctx::Ctx;
-use crate::gateway::link::{LinkState, LinkStates};
+use crate::gateway::link::{LinkSender, LinkState, LinkStates};
 use crate::reply::{Disconnect, Message, Reply as _};
+use crate::{Error, Result};
 
 /// Turns [`LinkState`]s into what Spectrum 2 and the user are told:
 ///
@@ -22,14 +23,33 @@ use crate::reply::{Disconnect, Message, Reply as _};
 ///   link that is not the whole session, a message: [`LinkReport::keeps_session`]).
 ///
 /// Use it through [`Ctx::report_link`] or [`Ctx::follow_link`];
-/// [`LinkReport::frames`] gives the frames without sending them.
-#[derive(Debug, Clone)]
+/// [`LinkReport::frames`] gives the frames without sending them. A login
+/// that waits for the link's first outcome takes [`LinkReport::login`].
+#[derive(Debug)]
 pub struct LinkReport {
     network: String,
     contact: String,
     was_up: bool,
     retrying: bool,
     keeps_session: bool,
+    login: Option<oneshot::Sender<Result<()>>>,
+}
+
+/// The first outcome of a link, for the login handler that opened it: see
+/// [`LinkReport::login`].
+#[derive(Debug)]
+pub struct LinkLogin(oneshot::Receiver<Result<()>>);
+
+impl LinkLogin {
+    /// `Ok` once the link is up and CONNECTED was sent; the error the link
+    /// gave up with before that (return it from the login: the runtime
+    /// sends it as DISCONNECTED), or an error if the link's reporting ended
+    /// first.
+    pub async fn wait(self) -> Result<()> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(Error::network("the connection ended before the login")))
+    }
 }
 
 impl LinkReport {
@@ -42,7 +62,18 @@ impl LinkReport {
             was_up: false,
             retrying: false,
             keeps_session: false,
+            login: None,
         }
+    }
+
+    /// Answers a login from this report's states ([`Ctx::report_link`]
+    /// only): the link's first `Up` (after CONNECTED is sent) or its
+    /// `GaveUp`, which is then not reported but handed to the login to
+    /// return, so that DISCONNECTED goes out once, as the login's error.
+    pub fn login(&mut self) -> LinkLogin {
+        let (tx, rx) = oneshot::channel();
+        self.login = Some(tx);
+        LinkLogin(rx)
     }
 
     /// The link is one of several of the session (a gateway connected to
@@ -102,7 +133,16 @@ impl Ctx {
     /// Tells Spectrum 2 and the user about `state` (see [`LinkReport`]).
     /// CONNECTED goes through [`Ctx::connected`], so it is sent once per
     /// session whoever sends it first.
+    ///
+    /// With a [`LinkReport::login`] pending, the first `Up` answers it after
+    /// CONNECTED, and a `GaveUp` before it goes to it instead.
     pub async fn report_link(&self, report: &mut LinkReport, state: &LinkState) -> Result<()> {
+        if let LinkState::GaveUp { code, .. } = state
+            && let Some(login) = report.login.take()
+        {
+            let _ = login.send(Err(Error::new(*code, state.describe(&report.network))));
+            return Ok(());
+        }
         let frames = report.frames(state, self.user());
         for frame in frames {
             match frame {
@@ -110,7 +150,30 @@ impl Ctx {
                 other => self.send(other).await?,
             }
         }
+        if *state == LinkState::Up
+            && let Some(login) = report.login.take()
+        {
+            let _ = login.send(Ok(()));
+        }
         Ok(())
+    }
+
+    /// Queues `item` on a link that is up ([`LinkSender::send_if_up`]);
+    /// while it is down, tells the user instead, from `network`'s
+    /// pseudo-contact, that `what` was not sent (a handler should not wait
+    /// minutes for a reconnect). Returns whether it was queued.
+    pub async fn send_or_tell<Out>(
+        &self,
+        sender: &LinkSender<Out>,
+        item: Out,
+        network: &str,
+        what: &str,
+    ) -> Result<bool> {
+        if sender.send_if_up(item).await.is_ok() {
+            return Ok(true);
+        }
+        let text = format!("Not connected to {network} right now: {what} was not sent.");
+        self.send(Message::new(network, text)).await.map(|()| false)
     }
 
     /// Reports every state of a link (its [`Link::states`](crate::gateway::link::Link::states),

@@ -15,7 +15,7 @@ use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, Payload};
 use spectrum_backend::testing::{MainInstance, Result as HarnessResult};
 use spectrum_backend::{DEFAULT_ASK_CONTACT, LinkReport};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 const USER: &str = "alice@layer.localhost";
@@ -327,6 +327,143 @@ async fn an_unanswered_question_times_out_with_a_clear_error() -> HarnessResult<
         text.contains("no answer from the user to \"transport\" within 800ms"),
         "{text}"
     );
+    main.exit().await?;
+    Ok(())
+}
+
+/// A login that returns once its link is up, or with the link's error.
+struct WaitsForLink {
+    _link: Link<Line, String>,
+}
+
+#[backend]
+impl WaitsForLink {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        let link = link_to_server(ctx, "test net", 10, 1)?;
+        let mut report = LinkReport::new("test net");
+        let up = report.login();
+        ctx.follow_link(link.states(), report);
+        up.wait().await?;
+        ctx.message("test net", "logged in").await?;
+        Ok(WaitsForLink { _link: link })
+    }
+}
+
+#[tokio::test]
+async fn a_login_waiting_for_its_link_returns_after_connected() -> HarnessResult<()> {
+    let (addr, _server) = drops_once().await;
+    let mut main = MainInstance::start::<WaitsForLink>(&config(addr)).await?;
+    main.handshake().await?;
+    main.login(USER, "alice", "").await?;
+    assert_eq!(message_from(&mut main, "test net").await?, "logged in");
+    main.exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_login_waiting_for_a_link_that_gives_up_fails_with_its_code_once() -> HarnessResult<()> {
+    // Nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut main = MainInstance::start::<WaitsForLink>(&config(addr)).await?;
+    main.handshake().await?;
+    let Err(d) = main.try_login(USER, "alice", "").await? else {
+        panic!("the login succeeded without a server");
+    };
+    assert_eq!(d.error, ConnectionError::NetworkError as i32);
+    let text = d.message.unwrap_or_default();
+    assert!(text.starts_with("Cannot connect to test net"), "{text}");
+    // The link's GaveUp went to the login, not out a second time.
+    main.expect_none("a second DISCONNECTED", Duration::from_millis(300), |p| {
+        matches!(p, Payload::Disconnected(_))
+    })
+    .await?;
+    main.exit().await?;
+    Ok(())
+}
+
+/// Sends the user's messages to the server while the link is up.
+struct Relay {
+    link: Link<Line, String>,
+}
+
+#[backend]
+impl Relay {
+    #[on(Login)]
+    async fn login(ctx: &Ctx, _login: Login) -> Result<Self> {
+        // Slow retries: a link that is down stays down for the test.
+        Ok(Relay {
+            link: link_to_server(ctx, "test net", 10_000, 3)?,
+        })
+    }
+
+    #[on(ConvMessage)]
+    async fn message(&mut self, ctx: &Ctx, msg: view::Message) -> Result<()> {
+        let sender = self.link.sender();
+        let text = msg.text().to_owned();
+        ctx.send_or_tell(&sender, text, "test net", "the message")
+            .await
+            .map(drop)
+    }
+}
+
+#[tokio::test]
+async fn a_message_while_the_link_is_down_is_told_not_sent() -> HarnessResult<()> {
+    let nobody = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = nobody.local_addr().unwrap();
+    drop(nobody);
+    let mut main = MainInstance::start::<Relay>(&config(addr)).await?;
+    main.handshake().await?;
+    main.try_login(USER, "alice", "").await?.ok();
+    main.send_message(USER, "bob", "hello").await?;
+    assert_eq!(
+        message_from(&mut main, "test net").await?,
+        "Not connected to test net right now: the message was not sent."
+    );
+    main.exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_message_while_the_link_is_up_goes_to_the_server() -> HarnessResult<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut line = String::new();
+        tokio::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        line
+    });
+    let mut main = MainInstance::start::<Relay>(&config(addr)).await?;
+    main.handshake().await?;
+    main.try_login(USER, "alice", "").await?.ok();
+    // Until the link is up, the message is refused; then it goes out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the link never came up"
+        );
+        main.send_message(USER, "bob", "hello").await?;
+        let told = main
+            .expect_none(
+                "a message from test net",
+                Duration::from_millis(200),
+                |p| matches!(p, Payload::ConvMessage(m) if m.buddy_name == "test net"),
+            )
+            .await;
+        if told.is_ok() {
+            break;
+        }
+    }
+    assert_eq!(server.await.unwrap(), "hello\r\n");
     main.exit().await?;
     Ok(())
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use spectrum_backend::ConnectionError;
 use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSettings, LinkState,
+    Backoff, ConnectError, Endpoints, Handshake, Keepalive, Line, LineCodec, Link, LinkEvent,
+    LinkSettings, LinkState, NotUp,
 };
 use spectrum_backend::proto::Payload;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -473,4 +474,252 @@ async fn a_handshake_that_never_answers_is_retried_after_the_connect_timeout() {
         LinkEvent::State(LinkState::GaveUp { .. })
     ));
     drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn a_silent_peer_gets_the_keepalive_and_its_answer_keeps_the_link_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let every = Duration::from_millis(150);
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let accepted = Instant::now();
+        let mut stream = BufReader::new(stream);
+        let mut got = Vec::new();
+        // Answers two keepalives, each after the silence, then says bye.
+        for _ in 0..2 {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            got.push((line, accepted.elapsed()));
+            stream.get_mut().write_all(b"PONG\r\n").await.unwrap();
+        }
+        stream.get_mut().write_all(b"bye\r\n").await.unwrap();
+        (got, stream)
+    });
+    let mut link = tcp_link(
+        LinkSettings {
+            keepalive: Some(Keepalive::new(every, "PING :alive\r\n")),
+            // Longer than the keepalive, shorter than the whole test: the
+            // answers are what keeps the link up.
+            idle_timeout: Some(every * 3),
+            ..settings(1)
+        },
+        addr,
+        512,
+    );
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("PONG"));
+    assert_eq!(next(&mut link).await, text("PONG"));
+    assert_eq!(next(&mut link).await, text("bye"));
+    let (got, _stream) = server.await.unwrap();
+    assert_eq!(got[0].0, "PING :alive\r\n");
+    assert_eq!(got[1].0, "PING :alive\r\n");
+    // Each one came after a silence of the period, not sooner.
+    assert!(got[0].1 >= every, "first keepalive after {:?}", got[0].1);
+    assert!(
+        got[1].1 >= got[0].1 + every,
+        "second keepalive after {:?}",
+        got[1].1
+    );
+    assert_eq!(link.state(), LinkState::Up);
+}
+
+/// A local address on which nothing listens: connecting is refused.
+async fn refusing() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn endpoints_link(settings: LinkSettings, servers: Endpoints<SocketAddr>) -> LineLink {
+    Link::spawn(settings, LineCodec::new(512), move || {
+        let servers = servers.clone();
+        async move {
+            let connect = |addr| async move { Ok(TcpStream::connect(addr).await?) };
+            Ok(servers.connect(connect).await?.1)
+        }
+    })
+}
+
+#[tokio::test]
+async fn endpoints_try_every_server_first_then_the_next_one_each_time() {
+    let down = refusing().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        first.write_all(b"one\r\n").await.unwrap();
+        drop(first);
+        let (mut second, _) = listener.accept().await.unwrap();
+        second.write_all(b"two\r\n").await.unwrap();
+        second
+    });
+    let servers = Endpoints::new(vec![down, up]).timeout(GUARD);
+    let mut link = endpoints_link(settings(5), servers.clone());
+    // The login goes past the server that is down.
+    connected(&mut link).await;
+    assert_eq!(servers.current(), up);
+    assert_eq!(next(&mut link).await, text("one"));
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::Retrying { .. })
+    ));
+    // After a drop, one server per try, in turn: the one down first.
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected the server that is down to fail");
+    };
+    assert!(!reason.contains(';'), "one server per try: {reason}");
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 3 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    assert_eq!(next(&mut link).await, text("two"));
+    assert_eq!(servers.current(), up);
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn endpoints_all_down_at_the_first_try_give_up_with_every_reason() {
+    let servers = Endpoints::new(vec![refusing().await, refusing().await]).timeout(GUARD);
+    let mut link = endpoints_link(settings(5), servers);
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::GaveUp { code, reason }) = next(&mut link).await else {
+        panic!("expected to give up at once");
+    };
+    assert_eq!(code, ConnectionError::NetworkError);
+    assert_eq!(reason.matches(';').count(), 1, "both reasons: {reason}");
+}
+
+#[tokio::test]
+async fn send_if_up_refuses_while_the_link_is_down_and_sends_once_it_is_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        drop(listener.accept().await.unwrap());
+        let (second, _) = listener.accept().await.unwrap();
+        let mut line = String::new();
+        BufReader::new(second).read_line(&mut line).await.unwrap();
+        line
+    });
+    // A long delay before the retry: the sender is asked while it lasts.
+    let delay = Duration::from_secs(1);
+    let backoff = Backoff {
+        base: delay,
+        max: delay,
+        attempts: Some(3),
+        jitter: false,
+    };
+    let mut link = tcp_link(
+        LinkSettings {
+            backoff,
+            ..settings(3)
+        },
+        addr,
+        512,
+    );
+    let sender = link.sender();
+    connected(&mut link).await;
+    assert!(matches!(
+        next(&mut link).await,
+        LinkEvent::State(LinkState::Retrying { .. })
+    ));
+    assert!(!sender.is_up() && !sender.is_gone());
+    assert_eq!(
+        sender.send_if_up("early".to_owned()).await,
+        Err(NotUp("early".to_owned()))
+    );
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 2 })
+    );
+    assert_eq!(next(&mut link).await, state(LinkState::Up));
+    sender.send_if_up("now".to_owned()).await.unwrap();
+    assert_eq!(server.await.unwrap(), "now\r\n");
+    tokio::time::timeout(GUARD, link.close()).await.unwrap();
+    assert!(sender.is_gone());
+}
+
+#[tokio::test]
+async fn a_handshake_hands_over_what_came_after_its_last_line() {
+    let (addr, server) = serve(|mut s| async move {
+        // The welcome and the first line after it come in one piece.
+        s.write_all(b"hello\r\n").await.unwrap();
+        let mut stream = BufReader::new(s);
+        let mut login = String::new();
+        stream.read_line(&mut login).await.unwrap();
+        stream
+            .get_mut()
+            .write_all(b"WELCOME\r\nfirst after\r\n")
+            .await
+            .unwrap();
+        let mut later = String::new();
+        stream.read_line(&mut later).await.unwrap();
+        (login, later, stream)
+    })
+    .await;
+    let mut link: LineLink = Link::spawn(settings(1), LineCodec::new(512), move || async move {
+        let tcp = TcpStream::connect(addr).await?;
+        let mut handshake = Handshake::new(tcp, LineCodec::new(512), "test server");
+        assert_eq!(&handshake.next_line().await?[..], b"hello");
+        handshake.send("LOGIN alice".to_owned()).await?;
+        while &handshake.next_line().await?[..] != b"WELCOME" {}
+        Ok(handshake.finish())
+    });
+    connected(&mut link).await;
+    assert_eq!(next(&mut link).await, text("first after"));
+    link.send("on the link".to_owned()).await.unwrap();
+    let (login, later, _stream) = server.await.unwrap();
+    assert_eq!(login, "LOGIN alice\r\n");
+    assert_eq!(later, "on the link\r\n");
+}
+
+#[tokio::test]
+async fn a_handshake_cut_short_is_retried_with_the_peer_named() {
+    let (addr, server) = serve(|s| async move { drop(s) }).await;
+    let mut link: LineLink = Link::spawn(settings(1), LineCodec::new(512), move || async move {
+        let tcp = TcpStream::connect(addr).await?;
+        let mut handshake = Handshake::new(tcp, LineCodec::new(512), "test server");
+        handshake.next_line().await?;
+        Ok(handshake.finish())
+    });
+    assert_eq!(
+        next(&mut link).await,
+        state(LinkState::Connecting { attempt: 1 })
+    );
+    let LinkEvent::State(LinkState::Retrying { reason, .. }) = next(&mut link).await else {
+        panic!("expected a retry");
+    };
+    assert_eq!(
+        reason,
+        "test server: closed the connection during the login"
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sender_closes_the_link_after_what_is_queued() {
+    let (addr, server) = serve(|mut s| async move {
+        let mut all = String::new();
+        s.read_to_string(&mut all).await.unwrap();
+        all
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    let sender = link.sender();
+    sender.send("QUIT :bye".to_owned()).await.unwrap();
+    sender.close();
+    // The owner sees the close, then the end.
+    assert_eq!(next(&mut link).await, state(LinkState::Closed));
+    let end = tokio::time::timeout(GUARD, link.next()).await.unwrap();
+    assert_eq!(end, None);
+    assert_eq!(server.await.unwrap(), "QUIT :bye\r\n");
+    assert!(sender.is_gone());
 }

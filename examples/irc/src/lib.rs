@@ -32,8 +32,10 @@
 //!   instead of growing memory. A read task, spawned at login with a clone
 //!   of the session's [`Ctx`], owns the link and reports to Spectrum 2.
 //! * **A dropped connection comes back.** The link reconnects with a
-//!   jittered exponential backoff (the next server of the list each time),
-//!   registers again and rejoins the rooms of that server; the layer's
+//!   jittered exponential backoff (the next server of the list each time:
+//!   the layer's `Endpoints`), registers again (`Handshake`) and rejoins
+//!   the rooms of that server; it PINGs a silent server and counts it lost
+//!   after two PINGs unanswered (`LinkSettings::keepalive`); the layer's
 //!   `LinkReport` tells the user (messages from the server's name) and
 //!   Spectrum 2 (CONNECTED, DISCONNECTED with the link's code), and when
 //!   the occupants come the rooms show only what changed. Only when the
@@ -45,8 +47,8 @@
 //!   network, is in the session's tracker (`Ctx::with_rooms`), which
 //!   answers JOIN_ROOM (the runtime answers the replays after every
 //!   CONNECTED from it) and turns occupant changes into frames. Each
-//!   connection keeps a `State` (nickname, server, NAMES being gathered,
-//!   contacts, WHOIS) behind a mutex that is never held across an
+//!   connection keeps a `State` (nickname, capabilities, contacts, WHOIS)
+//!   behind a mutex that is never held across an
 //!   `.await`; `State::on_message` only says which IRC message is which
 //!   change, and the read task sends the frames after releasing the locks.
 //! * **Room names are Spectrum 2's.** JOIN_ROOM names arrive lower-cased
@@ -56,7 +58,8 @@
 //!   gateway mode IRC's `#chan` is the session's `#chan%server`). Messages
 //!   for rooms the user is not in (or has just left) are dropped.
 //! * **Joins answer when NAMES ends.** JOIN_ROOM sends JOIN; the topic
-//!   (332/333) and names (353) are collected until 366, which answers with
+//!   (332/333) and names (353) are collected in the tracker
+//!   (`Rooms::occupants_arriving`) until 366, which answers with
 //!   the occupants, then the user (under the IRC nickname: if it differs
 //!   from the requested room nickname, Spectrum 2 is told of the change),
 //!   then the topic. A repeated JOIN_ROOM (Spectrum 2 replays joins after
@@ -91,10 +94,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use irc_proto::Command;
-use spectrum_backend::Capabilities;
-use spectrum_backend::gateway::rooms::JoinAction;
-use spectrum_backend::prelude::*;
-use spectrum_backend::view::Target;
+use spectrum_backend::gateway::prelude::*;
 
 use crate::network::Network;
 use crate::presence::away_command;
@@ -143,7 +143,7 @@ impl Irc {
     fn net(&self, name: &str) -> Option<&Network> {
         self.nets
             .get(&self.network_of(name)?)
-            .filter(|n| !n.is_gone())
+            .filter(|n| !n.sender.is_gone())
     }
 
     /// Gateway mode: the connection for a room's network, opened with the
@@ -155,7 +155,7 @@ impl Irc {
             return Err(format!("{room}: rooms are named #channel%irc.server"));
         };
         let key = fold(server);
-        if self.nets.get(&key).is_some_and(|n| !n.is_gone()) {
+        if self.nets.get(&key).is_some_and(|n| !n.sender.is_gone()) {
             return Ok(key);
         }
         let settings = self
@@ -219,8 +219,7 @@ impl Irc {
             Target::Room(room) => net.state().irc_name(room).to_owned(),
             Target::Occupant { room, nickname } => {
                 // Answers from that nickname come back through the room.
-                let rooms = &mut net.state().private_rooms;
-                rooms.insert(fold(nickname), room.to_owned());
+                ctx.with_rooms(|rooms| rooms.private_chat(room, nickname));
                 nickname.to_owned()
             }
             // `room/nick` of a room left since: still that nickname.
@@ -270,16 +269,14 @@ impl Irc {
         let Some(net) = self.nets.get(&key) else {
             return Ok(());
         };
-        // The tracker answers the replays after CONNECTED itself; a join
-        // while the connection is down happens when it is back.
-        match ctx.with_rooms(|rooms| rooms.join_requested(join.raw())) {
-            JoinAction::Join(request) if net.is_up() => {
-                let key = (!request.password.is_empty()).then_some(request.password);
-                let channel = clean(net.state().irc_name(&request.room));
-                net.send(&Command::JOIN(channel, key, None)).await;
-            }
-            JoinAction::Join(_) | JoinAction::Pending => {}
-            JoinAction::Replay(frames) => ctx.send_all(frames).await?,
+        // The runtime answers the replays after CONNECTED from the tracker
+        // (a room joined already never reaches this handler); a join while
+        // the connection is down happens when it is back.
+        if let JoinAction::Join(request) = ctx.with_rooms(|r| r.join_requested(join.raw()))
+            && net.sender.is_up()
+        {
+            let join = net.state().join(request);
+            net.send(&join).await;
         }
         Ok(())
     }
@@ -331,7 +328,7 @@ impl Irc {
     #[on(StatusChanged)]
     async fn status(&mut self, ctx: &Ctx, status: view::Presence) -> Result<()> {
         let away = away_command(status.status(), status.message().unwrap_or_default());
-        for net in self.nets.values().filter(|n| !n.is_gone()) {
+        for net in self.nets.values().filter(|n| !n.sender.is_gone()) {
             let changed = {
                 let mut state = net.state();
                 let changed = state.away != away;
@@ -362,7 +359,7 @@ impl Irc {
             }
             nick
         };
-        if let Some(nick) = nick.filter(|_| net.is_up()) {
+        if let Some(nick) = nick.filter(|_| net.sender.is_up()) {
             net.send(&Command::WHO(Some(nick), None)).await;
         }
     }

@@ -6,19 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use irc_proto::Command;
-use spectrum_backend::gateway::link::{
-    Backoff, ConnectError, Line, LineCodec, Link, LinkEvent, LinkSender, LinkSettings, LinkState,
-};
-use spectrum_backend::proto::Payload;
-use spectrum_backend::{ConnectionError, Ctx, Error, LinkReport, Result as SessionResult};
-use tokio::sync::{oneshot, watch};
-use tokio_util::sync::CancellationToken;
+use spectrum_backend::gateway::prelude::*;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::register::{MAX_LINE, Registration, Stream, connect, parse, register};
-use crate::settings::Settings;
+use crate::register::{MAX_LINE, Registration, connect, parse, register};
+use crate::settings::{Server, Settings};
 use crate::state::{State, server_answer};
-use crate::text::clean;
 
 /// How long one server gets to accept the connection and welcome the user.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -30,10 +23,10 @@ type IrcLink = Link<Line, String>;
 
 /// The handlers' side of the connection.
 pub(crate) struct Network {
-    sender: LinkSender<String>,
-    link_state: watch::Receiver<LinkState>,
+    servers: Endpoints<Server>,
+    /// The link's sender, which knows whether it is up or gone.
+    pub(crate) sender: LinkSender<String>,
     state: Arc<Mutex<State>>,
-    stop: CancellationToken,
     /// The read task; dropping the network stops it at once.
     task: AbortOnDropHandle<()>,
 }
@@ -46,61 +39,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The link's connect step.
 struct Connector {
     settings: Arc<Settings>,
+    servers: Endpoints<Server>,
     who: Registration,
     state: Arc<Mutex<State>>,
 }
 
 impl Connector {
-    /// Until a first welcome, every server in turn (a failure ends the
-    /// login: Spectrum 2 retries logins); then the next one (round robin).
-    async fn connect(self: Arc<Self>) -> Result<Stream, ConnectError> {
-        let servers = &self.settings.servers;
-        let (first, next) = {
-            let state = lock(&self.state);
-            (state.next_server.is_none(), state.next_server.unwrap_or(0))
-        };
-        let order: Vec<usize> = match first {
-            true => (0..servers.len()).collect(),
-            false => vec![next % servers.len()],
-        };
-        let mut failures = Vec::new();
-        for i in order {
-            let server = &servers[i];
-            let attempt = async {
-                let io = connect(server, self.settings.tls.as_deref()).await?;
-                register(io, server, &self.who).await
-            };
-            let result = tokio::time::timeout(SERVER_TIMEOUT, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ConnectError::retry(format!(
-                        "IRC server {server}: no welcome within {SERVER_TIMEOUT:?}"
-                    )))
-                });
-            let mut state = lock(&self.state);
-            match result {
-                Ok(registered) => {
-                    state.nick = registered.nick;
-                    state.caps = registered.caps;
-                    state.sasl = registered.sasl;
-                    state.server = server.clone();
-                    state.next_server = Some(i + 1);
-                    return Ok(registered.stream);
-                }
-                Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => {
-                    tracing::info!("{}", e.message());
-                    state.next_server = state.next_server.map(|_| i + 1);
-                    failures.push(e.message().to_owned());
-                }
-            }
-        }
-        let reason = failures.join("; ");
-        if first {
-            Err(ConnectError::fatal(ConnectionError::NetworkError, reason))
-        } else {
-            Err(ConnectError::retry(reason))
-        }
+    /// Registers on the servers in turn (see [`Endpoints`]).
+    async fn connect(self: Arc<Self>) -> Result<Connection, ConnectError> {
+        let (tls, who) = (self.settings.tls.as_deref(), &self.who);
+        let attempt =
+            |server| async move { register(connect(&server, tls).await?, &server, who).await };
+        let (_, registered) = self.servers.connect(attempt).await?;
+        let mut state = lock(&self.state);
+        state.nick = registered.nick;
+        state.caps = registered.caps;
+        state.sasl = registered.sasl;
+        Ok(registered.stream)
     }
 }
 
@@ -115,9 +70,11 @@ impl Network {
         suffix: Option<String>,
     ) -> Result<Network, Error> {
         let gateway = suffix.is_some();
-        let first = &settings.servers[0];
-        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, first, suffix)));
+        let servers = Endpoints::new(settings.servers.clone()).timeout(SERVER_TIMEOUT);
+        let first = servers.current();
+        let state = Arc::new(Mutex::new(State::new(ctx.user(), nick, suffix)));
         let connector = Arc::new(Connector {
+            servers: servers.clone(),
             who: Registration {
                 nick: nick.to_owned(),
                 pass: (settings.send_pass && !password.is_empty()).then(|| password.to_owned()),
@@ -128,45 +85,36 @@ impl Network {
             state: Arc::clone(&state),
         });
         let mut link_settings = LinkSettings::new(ctx.user());
-        link_settings.backoff = Backoff {
-            attempts: (settings.reconnect_attempts > 0).then_some(settings.reconnect_attempts),
-            ..Backoff::default()
-        };
-        link_settings.connect_timeout = SERVER_TIMEOUT * (settings.servers.len() as u32 + 1);
-        // A server gone without closing the connection: two keepalive
-        // PINGs unanswered.
-        link_settings.idle_timeout =
-            (settings.keepalive > 0).then(|| Duration::from_secs(settings.keepalive * 2));
+        let attempts = settings.reconnect_attempts;
+        link_settings.backoff.attempts = (attempts > 0).then_some(attempts);
+        link_settings.connect_timeout = servers.try_timeout();
+        // A server gone without closing the connection: two PINGs unanswered.
+        let keepalive = Duration::from_secs(settings.keepalive);
+        let link_settings = link_settings.keepalive(keepalive, "PING :keepalive\r\n");
         let link: IrcLink = Link::spawn(link_settings, LineCodec::new(MAX_LINE), move || {
             Arc::clone(&connector).connect()
         });
-        let (up_tx, up) = oneshot::channel();
-        let stop = CancellationToken::new();
         let mut report = LinkReport::new(first.to_string()).contact(first.host.as_str());
         if gateway {
             report = report.keeps_session();
         }
+        let login = report.login();
         let reader = Reader {
             ctx: ctx.clone(),
+            servers: servers.clone(),
             password: password.to_owned(),
             state: Arc::clone(&state),
             report,
-            login: Some(up_tx),
-            gateway,
+            list: !gateway,
             settings,
         };
         let network = Network {
+            servers,
             sender: link.sender(),
-            link_state: link.watch(),
             state,
-            stop: stop.clone(),
-            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link, stop))),
+            task: AbortOnDropHandle::new(tokio::spawn(reader.run(link))),
         };
-        match up.await {
-            Ok(Ok(())) => Ok(network),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::network("the IRC connection ended before the login")),
-        }
+        login.wait().await.map(|()| network)
     }
 
     /// The session's view of the server, for a handler's decision.
@@ -176,27 +124,14 @@ impl Network {
 
     /// The server the user is on (or was last on).
     pub(crate) fn server(&self) -> String {
-        lock(&self.state).server.to_string()
-    }
-
-    /// Whether the link gave up or was closed: a new one is needed.
-    pub(crate) fn is_gone(&self) -> bool {
-        matches!(
-            *self.link_state.borrow(),
-            LinkState::GaveUp { .. } | LinkState::Closed
-        )
-    }
-
-    /// Whether lines go out now.
-    pub(crate) fn is_up(&self) -> bool {
-        matches!(*self.link_state.borrow(), LinkState::Up)
+        self.servers.current().to_string()
     }
 
     /// Queues a command; waits while the queue is full (the server reads
     /// slowly). Refused while the connection is down (false), rather than
     /// a handler waiting for minutes.
     pub(crate) async fn send(&self, command: &Command) -> bool {
-        self.is_up() && self.sender.send(String::from(command)).await.is_ok()
+        self.sender.send_if_up(String::from(command)).await.is_ok()
     }
 
     /// [`Network::send`], telling the user when `what` was not sent.
@@ -205,13 +140,9 @@ impl Network {
         ctx: &Ctx,
         command: &Command,
         what: &str,
-    ) -> SessionResult<bool> {
-        if self.send(command).await {
-            return Ok(true);
-        }
-        let server = self.server();
-        let text = format!("Not connected to {server} right now: {what} was not sent.");
-        ctx.message(server, text).await.map(|()| false)
+    ) -> Result<bool> {
+        let (line, server) = (String::from(command), self.server());
+        ctx.send_or_tell(&self.sender, line, &server, what).await
     }
 
     /// QUIT, then closes the connection once it is written.
@@ -220,7 +151,7 @@ impl Network {
         if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit)).await != Ok(true) {
             tracing::info!("the QUIT could not be queued in time");
         }
-        self.stop.cancel();
+        self.sender.close();
         if tokio::time::timeout(QUIT_TIMEOUT, &mut self.task)
             .await
             .is_err()
@@ -233,33 +164,25 @@ impl Network {
 /// The read task: the link's events, reported to Spectrum 2.
 struct Reader {
     ctx: Ctx,
+    servers: Endpoints<Server>,
     settings: Arc<Settings>,
     password: String,
     state: Arc<Mutex<State>>,
     /// What the user and Spectrum 2 are told of the link's states.
     report: LinkReport,
-    /// Answers the login: the first connection up, or why there is none.
-    login: Option<oneshot::Sender<Result<(), Error>>>,
-    /// Gateway mode: no channel list (rooms name their network).
-    gateway: bool,
+    /// LIST once up: the channel list fills the user's room list (with
+    /// one network; in gateway mode rooms name their network).
+    list: bool,
 }
 
 impl Reader {
-    async fn run(mut self, mut link: IrcLink, stop: CancellationToken) {
-        let ticks = |secs: u64| {
-            let every = Duration::from_secs(secs.max(1));
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            ticks
-        };
-        let (mut poll, mut keepalive) = (
-            ticks(self.settings.away_timeout),
-            ticks(self.settings.keepalive),
-        );
+    async fn run(mut self, mut link: IrcLink) {
+        let every = Duration::from_secs(self.settings.away_timeout.max(1));
+        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 () = self.ctx.ended() => break,
-                () = stop.cancelled() => break,
                 _ = poll.tick(), if self.settings.away_timeout > 0 => {
                     if link.state() == LinkState::Up {
                         let lines = {
@@ -269,12 +192,6 @@ impl Reader {
                         for line in lines {
                             send(&link, line).await;
                         }
-                    }
-                    continue;
-                }
-                _ = keepalive.tick(), if self.settings.keepalive > 0 => {
-                    if link.state() == LinkState::Up {
-                        send(&link, &Command::PING("keepalive".into(), None)).await;
                     }
                     continue;
                 }
@@ -307,33 +224,21 @@ impl Reader {
     /// What the layer's report does not: registration's follow-up when
     /// up, contacts offline while down, the rooms of a network given up.
     async fn on_state(&mut self, link: &IrcLink, state: LinkState) {
-        let server = lock(&self.state).server.to_string();
+        let server = self.servers.current().to_string();
         let frames = match &state {
             LinkState::Up => Vec::new(),
-            LinkState::GaveUp { code, .. } if let Some(login) = self.login.take() => {
-                // The login's own error: the runtime sends it as DISCONNECTED.
-                let _ = login.send(Err(Error::new(*code, state.describe(&server))));
-                return;
-            }
+            // The link logs why it retries or gives up.
             LinkState::GaveUp { .. } => {
                 // The rooms on this server end, before the session (in
                 // gateway mode, the session goes on with other networks).
-                tracing::warn!(%server, "{}", state.describe(&server));
-                let text = state.describe(&server);
-                let mut s = lock(&self.state);
-                let mut frames = self.ctx.with_rooms(|rooms| {
-                    let nick = s.nick.clone();
-                    (s.rooms_of(rooms).iter())
-                        .flat_map(|room| rooms.occupant_left(room, &nick, &text))
-                        .collect::<Vec<_>>()
-                });
+                let (mut s, text) = (lock(&self.state), state.describe(&server));
+                let mut frames = self
+                    .ctx
+                    .with_rooms(|r| r.link_gone_where(|r| s.owns(r), &text));
                 frames.extend(s.contacts.all_offline());
                 frames
             }
-            LinkState::Retrying { .. } => {
-                tracing::warn!(%server, "{}", state.describe(&server));
-                lock(&self.state).contacts.all_offline()
-            }
+            LinkState::Retrying { .. } => lock(&self.state).contacts.all_offline(),
             LinkState::Connecting { .. } | LinkState::Closed => return,
         };
         self.report(frames).await;
@@ -352,8 +257,7 @@ impl Reader {
     /// this server (the tracker then reports only what changed).
     async fn on_up(&mut self, link: &IrcLink) {
         let (nick, sasl, away, rejoin) = {
-            let mut s = lock(&self.state);
-            s.names.clear();
+            let s = lock(&self.state);
             let rejoin = self
                 .ctx
                 .with_rooms(|r| r.connection_lost_where(|room| s.owns(room)));
@@ -371,17 +275,11 @@ impl Reader {
             send(link, &Command::AWAY(away)).await;
         }
         for room in rejoin {
-            let key = (!room.password.is_empty()).then_some(room.password);
-            let channel = clean(lock(&self.state).irc_name(&room.room));
-            send(link, &Command::JOIN(channel, key, None)).await;
+            let join = lock(&self.state).join(room);
+            send(link, &join).await;
         }
-        if let Some(login) = self.login.take() {
-            // The channel list fills the user's room list (with one
-            // network; in gateway mode rooms name their network).
-            if !self.gateway {
-                send(link, &Command::LIST(None, None)).await;
-            }
-            let _ = login.send(Ok(()));
+        if std::mem::take(&mut self.list) {
+            send(link, &Command::LIST(None, None)).await;
         }
     }
 

@@ -3,9 +3,7 @@
 //! polls otherwise; contacts' online state from WHO.
 
 use irc_proto::Command;
-use spectrum_backend::StatusType;
-use spectrum_backend::gateway::rooms::Rooms;
-use spectrum_backend::proto::Payload;
+use spectrum_backend::gateway::prelude::*;
 
 use crate::state::State;
 use crate::text::{fold, is_channel};

@@ -2,16 +2,10 @@
 //! (capabilities, PASS, NICK, USER, SASL, then wait for the welcome),
 //! answering what the server asks on the way.
 
-use std::io::Cursor;
-
 use base64::Engine as _;
-use futures_util::{SinkExt as _, StreamExt as _};
 use irc_proto::{CapSubCommand, Command, Message, Response};
-use spectrum_backend::ConnectionError;
-use spectrum_backend::gateway::link::{ConnectError, Line, LineCodec};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
+use spectrum_backend::gateway::prelude::*;
 use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 
 use crate::settings::Server;
 use crate::tls::Tls;
@@ -29,13 +23,6 @@ const WANTED_CAPS: [&str; 2] = ["away-notify", "multi-prefix"];
 /// The longest AUTHENTICATE argument; longer payloads are split.
 const SASL_CHUNK: usize = 400;
 
-/// A connection, plain or TLS.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
-/// A connection as the link reads and writes it.
-pub(crate) type Stream = Box<dyn Io>;
-
 /// Who registers.
 #[derive(Debug, Clone)]
 pub(crate) struct Registration {
@@ -51,7 +38,7 @@ pub(crate) struct Registration {
 pub(crate) struct Registered {
     /// The connection, with whatever the server sent after its welcome
     /// still to be read.
-    pub(crate) stream: Stream,
+    pub(crate) stream: Connection,
     /// The nickname the server welcomed.
     pub(crate) nick: String,
     /// The capabilities the server granted.
@@ -104,7 +91,10 @@ pub(crate) fn parse(line: &[u8]) -> Option<Message> {
 }
 
 /// Opens a connection to `server`, over TLS when it says so.
-pub(crate) async fn connect(server: &Server, tls: Option<&Tls>) -> Result<Stream, ConnectError> {
+pub(crate) async fn connect(
+    server: &Server,
+    tls: Option<&Tls>,
+) -> Result<Connection, ConnectError> {
     let tcp = TcpStream::connect((server.host.as_str(), server.port))
         .await
         .map_err(|e| ConnectError::retry(format!("IRC server {server}: cannot connect: {e}")))?;
@@ -120,7 +110,7 @@ pub(crate) async fn connect(server: &Server, tls: Option<&Tls>) -> Result<Stream
 
 /// Registers on `io`.
 pub(crate) async fn register(
-    io: Stream,
+    io: Connection,
     server: &Server,
     who: &Registration,
 ) -> Result<Registered, ConnectError> {
@@ -131,7 +121,8 @@ pub(crate) async fn register(
             format!("IRC server {server} refused the user: {what}"),
         )
     };
-    let mut framed = Framed::new(io, LineCodec::new(MAX_LINE));
+    let mut handshake =
+        Handshake::new(io, LineCodec::new(MAX_LINE), format!("IRC server {server}"));
     let mut nick = who.nick.clone();
     let mut commands = vec![Command::CAP(
         None,
@@ -148,18 +139,11 @@ pub(crate) async fn register(
     let mut tries = 0;
     let welcomed = loop {
         for command in commands.drain(..) {
-            framed
-                .send(String::from(&command))
-                .await
-                .map_err(|e| lost(format!("cannot send: {e}")))?;
+            handshake.send(String::from(&command)).await?;
         }
-        let line = match framed.next().await {
-            Some(Ok(Line::Text(line))) => line,
-            Some(Ok(Line::TooLong)) => continue,
-            Some(Err(e)) => return Err(lost(e.to_string())),
-            None => return Err(lost("closed the connection before its welcome".into())),
+        let Some(msg) = parse(&handshake.next_line().await?) else {
+            continue;
         };
-        let Some(msg) = parse(&line) else { continue };
         let text = |args: &[String]| args.last().cloned().unwrap_or_default();
         let end = || Command::CAP(None, CapSubCommand::END, None, None);
         match msg.command {
@@ -244,13 +228,8 @@ pub(crate) async fn register(
             _ => {}
         }
     };
-    // What the server sent right after its welcome is already read: it is
-    // read again first, then the connection.
-    let parts = framed.into_parts();
-    let (reader, writer) = tokio::io::split(parts.io);
-    let rest = Cursor::new(parts.read_buf).chain(reader);
     Ok(Registered {
-        stream: Box::new(tokio::io::join(rest, writer)),
+        stream: Box::new(handshake.finish()),
         nick: welcomed,
         caps: caps.granted,
         sasl: caps.sasl,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use spectrum_backend::{Config, Error};
+use spectrum_backend::gateway::prelude::*;
 
 use crate::tls::Tls;
 
@@ -43,17 +43,6 @@ pub(crate) struct Settings {
     pub(crate) unverified: Vec<String>,
 }
 
-/// A whole number from the config, or `default` when the key is absent.
-fn number<T: std::str::FromStr>(config: &Config, key: &str, default: T) -> Result<T, Error> {
-    match config.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid_settings(format!("{key} = {v} is not a whole number"))),
-    }
-}
-
 /// One IRC server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Server {
@@ -90,19 +79,14 @@ impl Settings {
             true => Some(Tls::get(ca_file.as_deref())?),
             false => None,
         };
-        let send_pass = match config.get("service.irc_send_pass") {
-            None => false,
-            Some(v) => config.get_bool("service.irc_send_pass").ok_or_else(|| {
-                Error::invalid_settings(format!("service.irc_send_pass = {v} is not a boolean"))
-            })?,
-        };
+        let send_pass = config.boolean("service.irc_send_pass", false)?;
         let identify = config
             .get("service.irc_identify")
             .unwrap_or("NickServ identify $password")
             .to_owned();
-        let reconnect_attempts = number(config, "service.irc_reconnect_attempts", 10)?;
-        let away_timeout = number(config, "service.irc_away_timeout", 60)?;
-        let keepalive = number(config, "service.irc_keepalive", 90)?;
+        let reconnect_attempts = config.number("service.irc_reconnect_attempts", 10)?;
+        let away_timeout = config.number("service.irc_away_timeout", 60)?;
+        let keepalive = config.number("service.irc_keepalive", 90)?;
         Ok(Settings {
             keepalive,
             away_timeout,

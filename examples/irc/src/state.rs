@@ -8,39 +8,22 @@
 //! frames for Spectrum 2, which the read task sends after releasing the
 //! locks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix, Response};
-use spectrum_backend::gateway::contacts::Contacts;
-use spectrum_backend::gateway::rooms::{Occupant, Rooms};
-use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::reply::{self, Reply as _};
-use spectrum_backend::{ParticipantFlag, StatusType};
+use spectrum_backend::gateway::prelude::*;
 
-use crate::settings::Server;
 use crate::text::{Incoming, clean, fold, from_irc, is_channel, nick_of};
 use crate::whois::{WHOIS_REPLIES, Whois};
 
 /// At most this many channels of a LIST reach the room list.
 const MAX_LISTED: usize = 1000;
-/// At most this many names of one room are kept while its NAMES come: a
-/// server that never ends the list cannot take the memory.
-const MAX_NAMES: usize = 20_000;
 
 /// What the session knows of one IRC server.
 #[derive(Debug)]
 pub(crate) struct State {
     /// The user's current nickname.
     pub(crate) nick: String,
-    /// The server the user is on (or was last on).
-    pub(crate) server: Server,
-    /// The server to try after a lost connection (round robin); none
-    /// before the first welcome.
-    pub(crate) next_server: Option<usize>,
-    /// NAMES replies being collected, by folded channel name.
-    pub(crate) names: HashMap<String, Vec<Occupant>>,
-    /// Nicknames the user wrote to as `room/nick`, by folded nickname.
-    pub(crate) private_rooms: HashMap<String, String>,
     /// The capabilities the server granted.
     pub(crate) caps: Vec<String>,
     /// Whether SASL logged the user in.
@@ -83,16 +66,12 @@ fn kick_reason(by: Option<&str>, reason: Option<&str>) -> String {
 }
 
 impl State {
-    /// The state of `user`, to be welcomed as `nick`, first on `server`;
-    /// `suffix` is `%server` in gateway mode.
-    pub(crate) fn new(user: &str, nick: &str, server: &Server, suffix: Option<String>) -> State {
+    /// The state of `user`, to be welcomed as `nick`; `suffix` is
+    /// `%server` in gateway mode.
+    pub(crate) fn new(user: &str, nick: &str, suffix: Option<String>) -> State {
         State {
-            server: server.clone(),
-            next_server: None,
             suffix: suffix.unwrap_or_default(),
             nick: nick.to_owned(),
-            names: HashMap::new(),
-            private_rooms: HashMap::new(),
             caps: Vec::new(),
             sasl: false,
             contacts: Contacts::new(user),
@@ -128,6 +107,12 @@ impl State {
     /// Whether the session's room `room` is on this server.
     pub(crate) fn owns(&self, room: &str) -> bool {
         self.irc_name(room).len() < room.len() || self.suffix.is_empty()
+    }
+
+    /// The JOIN that (re)joins `request`'s room.
+    pub(crate) fn join(&self, request: JoinRequest) -> Command {
+        let key = (!request.password.is_empty()).then_some(request.password);
+        Command::JOIN(clean(self.irc_name(&request.room)), key, None)
     }
 
     /// The session's rooms on this server.
@@ -168,9 +153,7 @@ impl State {
             }
             (Command::QUIT(reason), Some(nick)) => {
                 let reason = reason.as_deref().unwrap_or_default();
-                let mut out: Vec<Payload> = (self.rooms_of(rooms).iter())
-                    .flat_map(|r| rooms.occupant_left(r, nick, reason))
-                    .collect();
+                let mut out = rooms.occupant_left_where(|r| self.owns(r), nick, reason);
                 let buddy = self.buddy(nick);
                 if self.contacts.get(&buddy).is_some() {
                     let offline = StatusType::StatusNone;
@@ -252,9 +235,11 @@ impl State {
                 None => return Vec::new(),
             }
         } else {
-            match self.private_rooms.get(&fold(from)) {
-                Some(room) if rooms.is_joined(room) => reply::Message::private(room, from, text),
-                _ => reply::Message::new(self.buddy(from), text),
+            // The chat through a room of this network (in gateway mode, a
+            // nickname on another network is someone else).
+            match rooms.private_chat_of(from).filter(|room| self.owns(room)) {
+                Some(room) => reply::Message::private(room, from, text),
+                None => reply::Message::new(self.buddy(from), text),
             }
         };
         vec![msg.into_payload(rooms.user())]
@@ -264,13 +249,7 @@ impl State {
         if self.is_me(old) {
             self.nick = new.to_owned();
         }
-        if let Some(room) = self.private_rooms.remove(&fold(old)) {
-            self.private_rooms.insert(fold(new), room);
-        }
-        let mine = self.rooms_of(rooms);
-        mine.iter()
-            .flat_map(|r| rooms.renamed(r, old, new))
-            .collect()
+        rooms.renamed_where(|r| self.owns(r), old, new)
     }
 
     /// Operator status given or taken in `room`.
@@ -293,15 +272,7 @@ impl State {
             ) {
                 continue;
             }
-            let Some(current) = rooms.occupant_of(room, nick) else {
-                continue;
-            };
-            let flags = if given {
-                current.flags.with(ParticipantFlag::Moderator)
-            } else {
-                current.flags.without(ParticipantFlag::Moderator)
-            };
-            out.extend(rooms.flags_changed(room, nick, flags));
+            out.extend(rooms.flag_set(room, nick, ParticipantFlag::Moderator, given));
         }
         out
     }
@@ -312,32 +283,19 @@ impl State {
         let suffix = self.suffix.clone();
         let room = |i: usize| format!("{}{suffix}", arg(i));
         match code {
-            Response::RPL_TOPIC => {
-                let by = rooms.subject(&room(1)).map(|(_, by)| by.to_owned());
-                rooms.subject_changed(&room(1), &clean(arg(2)), &by.unwrap_or_default())
-            }
-            Response::RPL_TOPICWHOTIME => {
-                let text = rooms.subject(&room(1)).map(|(text, _)| text.to_owned());
-                rooms.subject_changed(&room(1), &text.unwrap_or_default(), nick_of(arg(2)))
-            }
+            Response::RPL_TOPIC => rooms.subject_text(&room(1), &clean(arg(2))),
+            Response::RPL_TOPICWHOTIME => rooms.subject_set_by(&room(1), nick_of(arg(2))),
             Response::RPL_LISTSTART | Response::RPL_LIST | Response::RPL_LISTEND => {
                 self.on_list(code, args)
             }
             Response::RPL_WHOREPLY => self.on_who_reply(rooms, args),
             Response::RPL_ENDOFWHO => self.on_who_end(arg(1)),
-            Response::RPL_NAMREPLY if rooms.name(&room(2)).is_some() => {
-                let names = self.names.entry(fold(arg(2))).or_default();
-                let room = MAX_NAMES.saturating_sub(names.len());
-                names.extend(arg(3).split_whitespace().take(room).map(occupant));
+            Response::RPL_NAMREPLY => {
+                let names = arg(3).split_whitespace().map(occupant);
+                rooms.occupants_arriving(&room(2), names);
                 Vec::new()
             }
-            Response::RPL_ENDOFNAMES => {
-                let names = self.names.remove(&fold(arg(1))).unwrap_or_default();
-                match rooms.is_joined(&room(1)) {
-                    true => rooms.occupants_are(&room(1), names),
-                    false => rooms.joined(&room(1), &self.nick, names),
-                }
-            }
+            Response::RPL_ENDOFNAMES => rooms.occupants_done(&room(1), &self.nick),
             Response::ERR_NOSUCHCHANNEL
             | Response::ERR_TOOMANYCHANNELS
             | Response::ERR_CHANNELISFULL

@@ -1,6 +1,8 @@
 //! Text between XMPP and IRC: lines, CTCP, names without control
 //! characters.
 
+use spectrum_backend::gateway::text::split_lines;
+
 /// Room for the text in a PRIVMSG relayed with the sender's full mask.
 const MAX_TEXT_BYTES: usize = 400;
 
@@ -31,26 +33,8 @@ pub(crate) fn target(name: &str) -> Option<String> {
 /// lone CR is a line break, never part of an IRC line); long lines are cut
 /// at character boundaries, preferably at a space, to fit one IRC line.
 pub(crate) fn irc_lines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    for line in text.split(['\r', '\n']) {
-        let line: String = line.chars().filter(|c| *c != '\0').collect();
-        let mut rest = line.as_str();
-        while rest.len() > MAX_TEXT_BYTES {
-            let mut cut = MAX_TEXT_BYTES;
-            while !rest.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            if let Some(space) = rest[..cut].rfind(' ').filter(|i| *i > 0) {
-                cut = space;
-            }
-            lines.push(rest[..cut].to_owned());
-            rest = rest[cut..].trim_start_matches(' ');
-        }
-        if !rest.is_empty() {
-            lines.push(rest.to_owned());
-        }
-    }
-    lines
+    // A NUL would end the IRC line early.
+    split_lines(&text.replace('\0', ""), MAX_TEXT_BYTES)
 }
 
 /// A line of XMPP text as IRC text: `/me waves` becomes a CTCP ACTION.

@@ -17,12 +17,10 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
-use spectrum_backend::gateway::link::ConnectError;
-use spectrum_backend::{ConnectionError, Error};
+use spectrum_backend::gateway::prelude::*;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::register::Stream;
 use crate::settings::Server;
 
 /// The two client configurations: checked, and for opted-out servers.
@@ -101,7 +99,7 @@ impl Tls {
         &self,
         server: &Server,
         tcp: TcpStream,
-    ) -> Result<Stream, ConnectError> {
+    ) -> Result<Connection, ConnectError> {
         let config = if server.verify {
             &self.checked
         } else {

@@ -12,12 +12,16 @@
 //!   hashes.
 //! * [`link`]: a supervised connection to the legacy network (reconnect with
 //!   backoff, bounded send queue, bounded input lines).
+//! * [`text`]: XMPP text cut to a network's message size.
+//! * [`prelude`]: all of the above and the crate's prelude in one import.
 //! * `store` (feature `store`): per-user state that survives restarts, in an
 //!   embedded SQLite database.
 
 pub mod contacts;
 mod frames;
 pub mod link;
+pub mod prelude;
 pub mod rooms;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod text;

@@ -11,6 +11,12 @@
 //! transition too from [`Link::states`] (what
 //! [`Ctx::follow_link`](crate::Ctx::follow_link) reports).
 //!
+//! A login inside the connect step reads and writes lines with
+//! [`Handshake`], which hands the connection to the link with nothing lost.
+//! A network with several servers tries them in turn with [`Endpoints`];
+//! [`LinkSettings::keepalive`] and [`LinkSettings::idle_timeout`] find a
+//! connection whose peer vanished without closing it.
+//!
 //! A network that is no byte stream (an HTTP long-poll) keeps the same
 //! backoff and states with [`Retries`] around its own loop.
 //!
@@ -43,6 +49,8 @@
 //! ```
 
 mod backoff;
+mod endpoints;
+mod handshake;
 mod lines;
 mod retries;
 mod state;
@@ -52,6 +60,7 @@ mod transitions;
 use std::fmt::Display;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -59,9 +68,11 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use endpoints::Endpoints;
+pub use handshake::{Connection, Handshake, Io};
 pub use lines::{Line, LineCodec};
 pub use retries::Retries;
-pub use state::{ConnectError, LinkClosed, LinkState};
+pub use state::{ConnectError, LinkClosed, LinkState, NotUp};
 pub use transitions::LinkStates;
 
 /// How a [`Link`] behaves.
@@ -83,15 +94,50 @@ pub struct LinkSettings {
     pub close_timeout: Duration,
     /// A connection on which nothing arrives for this long counts as lost
     /// (a peer gone without closing it: no FIN ever comes). The owner keeps
-    /// a healthy one talking, e.g. with the protocol's own PING. `None`
-    /// waits forever.
+    /// a healthy one talking, e.g. with the protocol's own PING
+    /// ([`LinkSettings::keepalive`]). `None` waits forever.
     pub idle_timeout: Option<Duration>,
+    /// What to write when the peer has been silent for a while, so that a
+    /// healthy one answers before the idle timeout; `None` writes nothing.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// A frame written, as it is (not through the codec), on a connection on
+/// which nothing arrived for [`Keepalive::every`], and again every such
+/// period while the silence lasts: IRC's `PING`, a WebSocket ping, a
+/// protocol's no-op.
+///
+/// ```
+/// use std::time::Duration;
+/// use spectrum_backend::gateway::link::{Keepalive, LinkSettings};
+///
+/// let mut settings = LinkSettings::new("irc.example.net");
+/// settings.keepalive = Some(Keepalive::new(Duration::from_secs(120), "PING :keepalive\r\n"));
+/// // Two keepalives unanswered: the connection is lost.
+/// settings.idle_timeout = Some(Duration::from_secs(240));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// How long a silence lasts before the frame is written.
+    pub every: Duration,
+    /// The bytes written, terminator included.
+    pub frame: Bytes,
+}
+
+impl Keepalive {
+    /// Writes `frame` after `every` of silence (`every` is at least 1 ms).
+    pub fn new(every: Duration, frame: impl Into<Bytes>) -> Keepalive {
+        Keepalive {
+            every: every.max(Duration::from_millis(1)),
+            frame: frame.into(),
+        }
+    }
 }
 
 impl LinkSettings {
     /// Defaults for a link named `name`: the default [`Backoff`], 30 s per
     /// try, stable after 60 s, 64 items queued each way, 5 s to close, no
-    /// idle timeout.
+    /// idle timeout, no keepalive.
     pub fn new(name: impl Into<String>) -> LinkSettings {
         LinkSettings {
             name: name.into(),
@@ -102,7 +148,28 @@ impl LinkSettings {
             receive_queue: 64,
             close_timeout: Duration::from_secs(5),
             idle_timeout: None,
+            keepalive: None,
         }
+    }
+
+    /// Writes `frame` after `every` of silence ([`Keepalive`]) and counts
+    /// the connection as lost after two periods without anything received
+    /// (two keepalives unanswered: [`LinkSettings::idle_timeout`]). A zero
+    /// `every` turns both off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spectrum_backend::gateway::link::LinkSettings;
+    ///
+    /// let settings = LinkSettings::new("irc.example.net")
+    ///     .keepalive(Duration::from_secs(90), "PING :keepalive\r\n");
+    /// assert_eq!(settings.idle_timeout, Some(Duration::from_secs(180)));
+    /// ```
+    pub fn keepalive(mut self, every: Duration, frame: impl Into<Bytes>) -> LinkSettings {
+        let on = !every.is_zero();
+        self.keepalive = on.then(|| Keepalive::new(every, frame));
+        self.idle_timeout = on.then(|| every.saturating_mul(2));
+        self
     }
 }
 
@@ -120,12 +187,16 @@ pub enum LinkEvent<In> {
 #[derive(Debug)]
 pub struct LinkSender<Out> {
     tx: mpsc::Sender<Out>,
+    state: watch::Receiver<LinkState>,
+    close: CancellationToken,
 }
 
 impl<Out> Clone for LinkSender<Out> {
     fn clone(&self) -> Self {
         LinkSender {
             tx: self.tx.clone(),
+            state: self.state.clone(),
+            close: self.close.clone(),
         }
     }
 }
@@ -138,6 +209,45 @@ impl<Out> LinkSender<Out> {
     /// or gave up.
     pub async fn send(&self, item: Out) -> Result<(), LinkClosed<Out>> {
         self.tx.send(item).await.map_err(|e| LinkClosed(e.0))
+    }
+
+    /// Queues `item` only while the link is up (waiting while the queue is
+    /// full): a handler that cannot send now tells the user instead of
+    /// waiting for a reconnect that may take minutes.
+    pub async fn send_if_up(&self, item: Out) -> Result<(), NotUp<Out>> {
+        if !self.is_up() {
+            return Err(NotUp(item));
+        }
+        self.tx.send(item).await.map_err(|e| NotUp(e.0))
+    }
+
+    /// The link's current state.
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// Whether the link is up: items go out now.
+    pub fn is_up(&self) -> bool {
+        matches!(*self.state.borrow(), LinkState::Up)
+    }
+
+    /// Closes the link from the sending side (a logout that queued its
+    /// goodbye): what is queued is written first, then the connection
+    /// closes and the owner's [`Link::next`] sees `Closed`, then the end.
+    /// Returns at once; unlike [`Link::close`] nothing bounds the writing,
+    /// so the owner still decides how long to wait (dropping the
+    /// [`Link`] stops it).
+    pub fn close(&self) {
+        self.close.cancel();
+    }
+
+    /// Whether the link gave up or was closed: nothing will go out on it
+    /// again, a new link is needed.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            *self.state.borrow(),
+            LinkState::GaveUp { .. } | LinkState::Closed
+        )
     }
 }
 
@@ -192,7 +302,11 @@ where
         };
         let task = tokio::spawn(supervisor::supervise(settings, codec, connect, ends));
         Link {
-            sender: LinkSender { tx },
+            sender: LinkSender {
+                tx,
+                state: state.clone(),
+                close: close.clone(),
+            },
             events,
             state,
             transitions,

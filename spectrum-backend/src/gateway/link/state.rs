@@ -186,6 +186,13 @@ impl From<std::io::Error> for ConnectError {
 #[error("the link to the legacy network is closed")]
 pub struct LinkClosed<T>(pub T);
 
+/// The link is not up (connecting, waiting to retry, closed or given up):
+/// the item was not queued and is given back (see
+/// [`LinkSender::send_if_up`](super::LinkSender::send_if_up)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the link to the legacy network is not up")]
+pub struct NotUp<T>(pub T);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,18 @@
 //! The task behind a link: connect, pump both ways, retry with backoff.
 
 use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder, FramedRead};
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnectError, LinkEvent, LinkSettings, LinkState, Retries, transitions};
+use super::{ConnectError, Keepalive, LinkEvent, LinkSettings, LinkState, Retries, transitions};
 
 /// The channels between the task and its [`Link`](super::Link).
 pub(super) struct Ends<In, Out> {
@@ -80,7 +82,7 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
                 if !ends.publish(up).await {
                     return;
                 }
-                match pump(io, codec.clone(), settings.idle_timeout, &mut ends).await {
+                match pump(io, codec.clone(), &settings, &mut ends).await {
                     Ended::Closed => {
                         ends.publish(LinkState::Closed).await;
                         return;
@@ -131,7 +133,7 @@ pub(super) async fn supervise<C, Out, T, F, Fut>(
 async fn pump<C, Out, T>(
     io: T,
     codec: C,
-    idle: Option<Duration>,
+    settings: &LinkSettings,
     ends: &mut Ends<C::Item, Out>,
 ) -> Ended
 where
@@ -146,6 +148,9 @@ where
     let events = &ends.events;
     let outgoing = &mut ends.outgoing;
     let close = &ends.close;
+    let idle = settings.idle_timeout;
+    // When the last item arrived, for the keepalive.
+    let heard = Heard::new();
     let read = async {
         loop {
             let next = async {
@@ -168,6 +173,7 @@ where
                 Some(Err(e)) => return Ended::Lost(e.to_string()),
                 None => return Ended::Lost("the server closed the connection".to_owned()),
             };
+            heard.now();
             // A full queue stops reading: the network waits for the owner.
             if events.send(LinkEvent::Received(item)).await.is_err() {
                 return Ended::OwnerGone;
@@ -176,11 +182,19 @@ where
     };
     let write = async {
         let mut buf = BytesMut::new();
+        let mut kept_alive = Instant::now();
         loop {
             let item = tokio::select! {
                 biased;
                 () = close.cancelled() => break,
                 item = outgoing.recv() => item,
+                frame = keepalive_due(settings.keepalive.as_ref(), &heard, kept_alive) => {
+                    if let Err(e) = writer.write_all(frame).await {
+                        return Ended::Lost(e.to_string());
+                    }
+                    kept_alive = Instant::now();
+                    continue;
+                }
             };
             let Some(item) = item else {
                 return Ended::OwnerGone;
@@ -207,6 +221,52 @@ where
             ended => ended,
         },
         ended = &mut write => ended,
+    }
+}
+
+/// When the last item arrived, shared by the reading and the writing
+/// halves of a connection.
+struct Heard {
+    start: Instant,
+    /// Microseconds since `start` (rounded up: never before the item).
+    last: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Heard {
+        Heard {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let since = u64::try_from(self.start.elapsed().as_micros() + 1).unwrap_or(u64::MAX);
+        self.last.store(since, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_micros(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// Resolves with the keepalive frame once the peer has been silent for its
+/// period, counted from the later of the last item heard and the last
+/// keepalive written; never without a keepalive.
+async fn keepalive_due<'k>(
+    keepalive: Option<&'k Keepalive>,
+    heard: &Heard,
+    kept_alive: Instant,
+) -> &'k [u8] {
+    let Some(keepalive) = keepalive else {
+        return std::future::pending().await;
+    };
+    loop {
+        let due = heard.last().max(kept_alive) + keepalive.every;
+        if due <= Instant::now() {
+            return &keepalive.frame;
+        }
+        tokio::time::sleep_until(due).await;
     }
 }
 

@@ -38,7 +38,10 @@
 //! assert!(matches!(rooms.join_requested(&request), JoinAction::Replay(f) if f == frames));
 //! ```
 
+mod changes;
 mod occupant;
+mod per_link;
+mod private;
 mod room;
 
 use std::collections::BTreeMap;
@@ -47,6 +50,7 @@ use spectrum_proto::{self as proto, ParticipantFlag, Payload, StatusType};
 
 use super::frames;
 pub use occupant::{Flags, Occupant};
+pub use private::MAX_PRIVATE_CHATS;
 use room::{Names, Room};
 
 /// Maps a room name or nickname to the key it is compared by.
@@ -77,6 +81,10 @@ pub enum JoinAction {
     Replay(Vec<Payload>),
 }
 
+/// At most this many occupants of one room are kept while its list arrives
+/// in pieces ([`Rooms::occupants_arriving`]).
+pub const MAX_ARRIVING: usize = 20_000;
+
 /// The rooms of one user's session; see the [module](self) documentation.
 #[derive(Debug, Clone)]
 pub struct Rooms {
@@ -87,6 +95,7 @@ pub struct Rooms {
     /// The network's identifiers of rooms ([`Rooms::identify`]), exact, to
     /// the folded room name.
     ids: BTreeMap<String, String>,
+    private: private::PrivateChats,
 }
 
 fn lowercase(name: &str) -> String {
@@ -110,6 +119,7 @@ impl Rooms {
             fold_room: lowercase,
             rooms: BTreeMap::new(),
             ids: BTreeMap::new(),
+            private: private::PrivateChats::default(),
         }
     }
 
@@ -208,6 +218,7 @@ impl Rooms {
                 others: BTreeMap::new(),
                 subject: None,
                 id: None,
+                arriving: Vec::new(),
             },
         );
         JoinAction::Join(JoinRequest {
@@ -317,6 +328,50 @@ impl Rooms {
         out
     }
 
+    /// A piece of `room`'s occupant list, for a network that sends it in
+    /// several messages (IRC's NAMES replies, Matrix's member pages): kept
+    /// until [`Rooms::occupants_done`]. At most [`MAX_ARRIVING`] are kept
+    /// per room, so that a network that never ends the list cannot take
+    /// the memory; pieces for a room the user is not in or joining are
+    /// dropped.
+    ///
+    /// ```
+    /// # use spectrum_backend::gateway::rooms::{Occupant, Rooms};
+    /// # use spectrum_backend::proto::{Payload, Room};
+    /// let mut rooms = Rooms::new("alice@example.org");
+    /// let join = Room { room: "#a".into(), nickname: "alice".into(), ..Room::default() };
+    /// rooms.join_requested(&join);
+    /// rooms.occupants_arriving("#a", [Occupant::new("bob")]);
+    /// rooms.occupants_arriving("#a", [Occupant::new("carol"), Occupant::new("alice")]);
+    /// let frames = rooms.occupants_done("#a", "alice");
+    /// let names = frames.iter().filter(|p| matches!(p, Payload::ParticipantChanged(_))).count();
+    /// assert_eq!(names, 3);
+    /// ```
+    pub fn occupants_arriving(
+        &mut self,
+        room: &str,
+        occupants: impl IntoIterator<Item = Occupant>,
+    ) {
+        if let Some(r) = self.rooms.get_mut(&self.key(room)) {
+            let space = MAX_ARRIVING.saturating_sub(r.arriving.len());
+            r.arriving.extend(occupants.into_iter().take(space));
+        }
+    }
+
+    /// `room`'s occupant list is complete: [`Rooms::joined`] as
+    /// `own_nickname` for a room being joined (the answer to JOIN_ROOM),
+    /// [`Rooms::occupants_are`] for one joined already (the differences).
+    pub fn occupants_done(&mut self, room: &str, own_nickname: &str) -> Vec<Payload> {
+        let Some(r) = self.rooms.get_mut(&self.key(room)) else {
+            return Vec::new();
+        };
+        let occupants = std::mem::take(&mut r.arriving);
+        match r.joined {
+            true => self.occupants_are(room, occupants),
+            false => self.joined(room, own_nickname, occupants),
+        }
+    }
+
     /// `id`'s entry in `room` (the user's own included), by the identity
     /// the network gave it ([`Occupant::id`](Occupant#structfield.id)).
     pub fn occupant_with_id(&self, room: &str, id: &str) -> Option<&Occupant> {
@@ -377,20 +432,13 @@ impl Rooms {
     /// `nickname` left every room (a network-wide quit). The user's own
     /// nickname is left alone: that is the link's business.
     pub fn occupant_left_everywhere(&mut self, nickname: &str, reason: &str) -> Vec<Payload> {
-        let names = &self.names;
-        let key = (names.fold_nickname)(nickname);
-        let mut out = Vec::new();
-        for r in self.rooms.values_mut().filter(|r| r.joined) {
-            if let Some(o) = r.others.remove(&key) {
-                out.push(r.left(names, &o, reason));
-            }
-        }
-        out
+        self.occupant_left_where(|_| true, nickname, reason)
     }
 
     /// `old` is now called `new` in `room`. For the user's own nickname:
     /// ROOM_NICKNAME_CHANGED, then the rename.
     pub fn renamed(&mut self, room: &str, old: &str, new: &str) -> Vec<Payload> {
+        self.private_chat_renamed(old, new);
         match self.rooms.get_mut(&self.key(room)) {
             Some(r) if r.joined => r.rename(&self.names, old, new),
             _ => Vec::new(),
@@ -399,12 +447,7 @@ impl Rooms {
 
     /// `old` is now called `new` in every room (a network-wide nickname).
     pub fn renamed_everywhere(&mut self, old: &str, new: &str) -> Vec<Payload> {
-        let names = &self.names;
-        let mut out = Vec::new();
-        for r in self.rooms.values_mut().filter(|r| r.joined) {
-            out.extend(r.rename(names, old, new));
-        }
-        out
+        self.renamed_where(|_| true, old, new)
     }
 
     /// `room`'s subject is `text`, set by `by`. Remembered for a room being
@@ -464,6 +507,7 @@ impl Rooms {
             .filter(|r| on_link(&r.name))
             .map(|r| {
                 r.joined = false;
+                r.arriving.clear();
                 JoinRequest {
                     room: r.name.clone(),
                     nickname: r.own.nickname.clone(),

@@ -39,6 +39,9 @@ pub(super) struct Room {
     pub(super) subject: Option<(String, String)>,
     /// The network's identifier of the room, if it gave one.
     pub(super) id: Option<String>,
+    /// An occupant list arriving in pieces
+    /// ([`Rooms::occupants_arriving`](super::Rooms::occupants_arriving)).
+    pub(super) arriving: Vec<Occupant>,
 }
 
 impl Room {

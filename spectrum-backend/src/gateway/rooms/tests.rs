@@ -466,3 +466,163 @@ fn a_full_list_by_identity_gives_renames_not_leaves_and_joins() {
         "a replay shows the list as it is now"
     );
 }
+
+#[test]
+fn an_occupant_list_in_pieces_answers_the_join_then_gives_the_differences() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#rust", "alice"));
+    assert!(rooms.subject_changed("#rust", "hello", "bob").is_empty());
+    rooms.occupants_arriving("#Rust", [Occupant::new("carol")]);
+    rooms.occupants_arriving(
+        "#rust",
+        [Occupant::new("alice"), Occupant::new("bob").moderator()],
+    );
+    // Pieces for a room the user is not in are dropped.
+    rooms.occupants_arriving("#go", [Occupant::new("dave")]);
+    assert!(rooms.occupants_done("#go", "alice").is_empty());
+    assert_eq!(
+        shown(&rooms.occupants_done("#rust", "alice")),
+        rust_answer()
+    );
+    // Joined: the next complete list gives what changed only.
+    rooms.occupants_arriving("#rust", [Occupant::new("bob").moderator()]);
+    rooms.occupants_arriving("#rust", [Occupant::new("alice"), Occupant::new("dave")]);
+    assert_eq!(
+        shown(&rooms.occupants_done("#rust", "alice")),
+        ["P #rust carol 0 5", "P #rust dave 0 0"]
+    );
+}
+
+#[test]
+fn an_occupant_list_that_never_ends_is_cut() {
+    let mut rooms = Rooms::new(USER);
+    rooms.join_requested(&request("#big", "alice"));
+    for chunk in 0..(MAX_ARRIVING / 1000 + 2) {
+        rooms.occupants_arriving(
+            "#big",
+            (0..1000).map(|i| Occupant::new(format!("n{chunk}-{i}"))),
+        );
+    }
+    let frames = rooms.occupants_done("#big", "alice");
+    // Every occupant kept, and the user.
+    assert_eq!(frames.len(), MAX_ARRIVING + 1);
+}
+
+#[test]
+fn a_lost_connection_drops_a_list_half_arrived() {
+    let mut rooms = joined_rust();
+    rooms.occupants_arriving("#rust", [Occupant::new("zed")]);
+    assert_eq!(rooms.connection_lost().len(), 1);
+    let frames = rooms.occupants_done("#rust", "alice");
+    assert!(
+        shown(&frames).iter().all(|f| !f.contains("zed")),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn one_flag_changes_and_the_others_stay() {
+    let mut rooms = joined_rust();
+    let owner = ParticipantFlag::Moderator;
+    assert!(rooms.flag_set("#rust", "bob", owner, true).is_empty());
+    assert_eq!(
+        shown(&rooms.flag_set("#rust", "bob", owner, false)),
+        ["P #rust bob 0 0"]
+    );
+    assert_eq!(
+        shown(&rooms.flag_set("#rust", "carol", owner, true)),
+        ["P #rust carol 1 0"]
+    );
+    assert!(rooms.flag_set("#rust", "nobody", owner, true).is_empty());
+}
+
+#[test]
+fn a_subject_in_two_parts_keeps_the_other_part() {
+    let mut rooms = joined_rust();
+    assert_eq!(
+        shown(&rooms.subject_text("#rust", "news")),
+        ["S #rust news bob"]
+    );
+    assert_eq!(
+        shown(&rooms.subject_set_by("#rust", "carol")),
+        ["S #rust news carol"]
+    );
+    assert!(rooms.subject_set_by("#rust", "carol").is_empty());
+}
+
+#[test]
+fn private_chats_follow_renames_end_with_the_room_and_are_bounded() {
+    let mut rooms = joined_rust().fold_nicknames(|n| n.to_ascii_lowercase());
+    rooms.private_chat("#Rust", "Bob");
+    assert_eq!(rooms.private_chat_of("BOB"), Some("#rust"));
+    rooms.renamed_everywhere("bob", "robert");
+    assert_eq!(rooms.private_chat_of("bob"), None);
+    assert_eq!(rooms.private_chat_of("Robert"), Some("#rust"));
+    // Not through a room the user is not in.
+    rooms.private_chat("#go", "dave");
+    assert_eq!(rooms.private_chat_of("dave"), None);
+    for i in 0..MAX_PRIVATE_CHATS + 10 {
+        rooms.private_chat("#rust", &format!("n{i:05}"));
+    }
+    let kept = (0..MAX_PRIVATE_CHATS + 10)
+        .filter(|i| rooms.private_chat_of(&format!("n{i:05}")).is_some())
+        .count();
+    assert!(kept <= MAX_PRIVATE_CHATS, "{kept} kept");
+    assert_eq!(
+        rooms.private_chat_of(&format!("n{:05}", MAX_PRIVATE_CHATS + 9)),
+        Some("#rust")
+    );
+    rooms.left("#rust");
+    assert_eq!(rooms.private_chat_of("robert"), None);
+}
+
+/// `#a%one` and `#b%two`, both with bob and carol, joined as alice.
+fn two_networks() -> Rooms {
+    let mut rooms = Rooms::new(USER);
+    for room in ["#a%one", "#b%two"] {
+        rooms.join_requested(&request(room, "alice"));
+        rooms.joined(
+            room,
+            "alice",
+            [Occupant::new("bob"), Occupant::new("carol")],
+        );
+    }
+    rooms
+}
+
+fn on_one(room: &str) -> bool {
+    room.ends_with("%one")
+}
+
+#[test]
+fn a_quit_and_a_rename_on_one_network_leave_the_others_rooms_alone() {
+    let mut rooms = two_networks();
+    assert_eq!(
+        shown(&rooms.occupant_left_where(on_one, "bob", "bye")),
+        ["P #a%one bob 0 5"]
+    );
+    assert!(rooms.occupant_of("#b%two", "bob").is_some());
+    assert_eq!(
+        shown(&rooms.renamed_where(on_one, "carol", "caro")),
+        ["P #a%one carol 0 0 caro"]
+    );
+    assert!(rooms.occupant_of("#b%two", "carol").is_some());
+    // The user's own rename, on one network only.
+    assert_eq!(
+        shown(&rooms.renamed_where(on_one, "alice", "al")),
+        ["N #a%one al", &format!("P #a%one alice {ME} 0 al")]
+    );
+    assert_eq!(rooms.own_nickname("#b%two"), Some("alice"));
+}
+
+#[test]
+fn a_link_gone_ends_its_rooms_only() {
+    let mut rooms = two_networks();
+    assert_eq!(
+        shown(&rooms.link_gone_where(on_one, "gave up")),
+        [format!("P #a%one alice {ME} 5")]
+    );
+    assert!(!rooms.is_joined("#a%one") && rooms.name("#a%one").is_none());
+    assert!(rooms.is_joined("#b%two"));
+    assert!(rooms.link_gone_where(on_one, "again").is_empty());
+}
