@@ -56,7 +56,10 @@ impl LinkReport {
                 let mut out = Vec::new();
                 if !self.was_up {
                     out.extend(state.frame(user, &self.network));
-                } else if self.retrying {
+                }
+                // Told "lost, trying again": told it is back, even when the
+                // watch merged the first Up into the Retrying that followed.
+                if self.retrying {
                     let text = format!("reconnected to {}", self.network);
                     out.push(Message::new(self.contact.as_str(), text).into_payload(user));
                 }
