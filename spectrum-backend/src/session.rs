@@ -82,7 +82,11 @@ pub(crate) struct Sessions<B> {
     tally: Arc<Tally>,
     /// Sessions to run now, in order.
     jobs: std::collections::VecDeque<Job>,
-    /// At shutdown: every session being logged out.
+    /// At shutdown: the sessions still to be told to log out. One at a
+    /// time, as jobs are taken: building every logout's future at once
+    /// costs thousands of fresh pages.
+    to_log_out: std::collections::VecDeque<(String, Entry<B>)>,
+    /// At shutdown: every session told to log out.
     leaving: Vec<(Arc<Cell<B>>, Ctx)>,
 }
 
@@ -102,6 +106,7 @@ impl<B: Backend> Sessions<B> {
             budget: Arc::new(Budget::new(Arc::clone(&bell))),
             tally: Arc::new(Tally::new(bell)),
             jobs: std::collections::VecDeque::new(),
+            to_log_out: std::collections::VecDeque::new(),
             leaving: Vec::new(),
         }
     }
@@ -114,9 +119,24 @@ impl<B: Backend> Sessions<B> {
         &self.budget
     }
 
-    /// The next session to run, if an event started one.
+    /// The next session to run, if an event (or the shutdown) started one.
     pub(crate) fn take_job(&mut self) -> Option<Job> {
-        self.jobs.pop_front()
+        loop {
+            if let Some(job) = self.jobs.pop_front() {
+                return Some(job);
+            }
+            let (user, entry) = self.to_log_out.pop_front()?;
+            let logout = proto::Logout {
+                user,
+                legacy_name: entry.ctx.legacy_name().to_owned(),
+            };
+            let _ = self.dispatch(
+                &entry.cell,
+                &entry.ctx,
+                SessionMsg::Logout(Box::new(logout), true),
+            );
+            self.leaving.push((entry.cell, entry.ctx));
+        }
     }
 
     fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
@@ -365,23 +385,11 @@ impl<B: Backend> Sessions<B> {
         }
     }
 
-    /// Logs every session out, after the events already queued; then
-    /// [`Sessions::live`] counts down to 0.
+    /// Logs every session out, after the events already queued, as jobs
+    /// are taken; then [`Sessions::live`] counts down to 0.
     pub(crate) fn log_everyone_out(&mut self) {
-        let entries: Vec<(String, Entry<B>)> = self.map.drain().collect();
-        self.leaving.reserve(entries.len());
-        for (user, entry) in entries {
-            let logout = proto::Logout {
-                user,
-                legacy_name: entry.ctx.legacy_name().to_owned(),
-            };
-            let _ = self.dispatch(
-                &entry.cell,
-                &entry.ctx,
-                SessionMsg::Logout(Box::new(logout), true),
-            );
-            self.leaving.push((entry.cell, entry.ctx));
-        }
+        self.leaving.reserve(self.map.len());
+        self.to_log_out.extend(self.map.drain());
     }
 
     /// Sessions not over yet.

@@ -105,7 +105,7 @@ pub(crate) async fn drive<B: Backend>(
             if let Some(previous) = previous {
                 let _ = previous.await;
             }
-            login_flow(&ctx, *login).await
+            Box::pin(login_flow(&ctx, *login)).await
         }
         Start::Resume(session, input) => step(&ctx, session, input).await,
     };
@@ -156,7 +156,7 @@ async fn step<B: Backend>(ctx: &Ctx, mut session: B, input: Input) -> Option<B> 
     let event = match input {
         Input::Event(event) => event,
         Input::Logout(logout, shutdown) => {
-            logout_flow(ctx, session, logout, shutdown).await;
+            Box::pin(logout_flow(ctx, session, logout, shutdown)).await;
             return None;
         }
     };
@@ -175,19 +175,24 @@ async fn step<B: Backend>(ctx: &Ctx, mut session: B, input: Input) -> Option<B> 
     ctx.left(leaving);
     match handled {
         Ok(()) => Some(session),
-        Err(failure) => {
-            disconnect(ctx, &failure, name).await;
-            // The session's state is unknown after a panic: drop it.
-            if let Failure::Error(_) = failure {
-                let logout = proto::Logout {
-                    user: ctx.user().to_owned(),
-                    legacy_name: ctx.legacy_name().to_owned(),
-                };
-                logout_flow(ctx, session, logout, false).await;
-            }
-            None
-        }
+        // Boxed, as login and logout: the future of every event is
+        // allocated with room for its largest state, and these are rare.
+        Err(failure) => Box::pin(fail(ctx, session, failure, name)).await,
     }
+}
+
+/// Ends the session after its handler for `event` failed.
+async fn fail<B: Backend>(ctx: &Ctx, session: B, failure: Failure, event: &str) -> Option<B> {
+    disconnect(ctx, &failure, event).await;
+    // The session's state is unknown after a panic: drop it.
+    if let Failure::Error(_) = failure {
+        let logout = proto::Logout {
+            user: ctx.user().to_owned(),
+            legacy_name: ctx.legacy_name().to_owned(),
+        };
+        logout_flow(ctx, session, logout, false).await;
+    }
+    None
 }
 
 async fn logout_flow<B: Backend>(ctx: &Ctx, session: B, logout: proto::Logout, shutdown: bool) {
