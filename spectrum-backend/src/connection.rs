@@ -32,6 +32,9 @@ const SOCKET: mio::Token = mio::Token(0);
 const WAKE: mio::Token = mio::Token(1);
 /// How much is read from the socket at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// Within one read, replies are written after the first frame and then
+/// after every this many frames (and when the read is used up).
+const FLUSH_EVERY: usize = 64;
 /// How often a paused reader looks again for room in the queues.
 const RETRY: Duration = Duration::from_millis(50);
 /// After the last frame is written at shutdown, how long input is still read
@@ -91,6 +94,10 @@ struct Core<B> {
     codec: FrameCodec,
     /// Bytes being written (taken from the outbox).
     output: BytesMut,
+    /// Frames handled since the last read.
+    handled: usize,
+    /// Write before handling the next frame.
+    flush_due: bool,
     out: Outbox,
     inbox: Inbox,
     bell: Arc<Bell>,
@@ -202,6 +209,8 @@ fn start<B: Backend>(
         chunk: vec![0; READ_CHUNK].into_boxed_slice(),
         codec: FrameCodec::with_max_frame_length(settings.max_frame_length),
         output: BytesMut::new(),
+        handled: 0,
+        flush_due: false,
         out,
         inbox,
         bell,
@@ -457,9 +466,20 @@ impl<B: Backend> Core<B> {
         // Woken by input taken from the queues, or by the retry timer
         // (sessions that end free room too).
         self.retry_pending();
+        if self.flush_due {
+            self.flush_due = false;
+            self.flush();
+        }
         if self.pending.is_none() {
             match self.codec.decode(&mut self.input) {
-                Ok(Some(frame)) => return self.frame(frame),
+                Ok(Some(frame)) => {
+                    // The replies to the first frame of a read leave at once,
+                    // then every FLUSH_EVERY frames: a burst's first answers
+                    // must not wait for the whole burst.
+                    self.handled += 1;
+                    self.flush_due = self.handled % FLUSH_EVERY == 1;
+                    return self.frame(frame);
+                }
                 Ok(None) => {}
                 Err(e) => return self.read_failed(e),
             }
@@ -467,7 +487,8 @@ impl<B: Backend> Core<B> {
         self.flush();
         if self.pending.is_none() && self.readable {
             match self.read() {
-                Ok(0) => {
+                Ok(n) if n > 0 => self.handled = 0,
+                Ok(_) => {
                     if !self.input.is_empty() {
                         tracing::warn!(
                             bytes = self.input.len(),
@@ -476,7 +497,6 @@ impl<B: Backend> Core<B> {
                     }
                     self.stop("end of stream from the main instance");
                 }
-                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     tracing::error!("reading from the main instance failed: {e}");

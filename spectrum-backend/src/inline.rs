@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use tokio::task::AbortHandle;
+use tracing::Instrument as _;
 
 thread_local! {
     /// This thread is polling a future inline (not as a pool task).
@@ -22,6 +23,8 @@ thread_local! {
 /// A session's future, with what the connection tells its session.
 pub(crate) struct Job {
     pub(crate) future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The session's span, entered while the future is polled.
+    pub(crate) span: tracing::Span,
     pub(crate) runs: Arc<dyn Runs>,
     /// Run it on the pool straight away: its handler has held the
     /// connection thread before.
@@ -39,6 +42,7 @@ pub(crate) trait Runs: Send + Sync {
 impl Job {
     /// Polls the job once on this thread; true if it finished.
     pub(crate) fn poll_inline(&mut self) -> bool {
+        let _span = self.span.enter();
         INLINE.with(|i| i.set(true));
         let mut cx = Context::from_waker(Waker::noop());
         let done = self.future.as_mut().poll(&mut cx).is_ready();
@@ -48,7 +52,7 @@ impl Job {
 
     /// Continues the job as a task of `pool`.
     pub(crate) fn spawn(self, pool: &tokio::runtime::Handle) {
-        let task = pool.spawn(self.future);
+        let task = pool.spawn(self.future.instrument(self.span));
         self.runs.spawned(task.abort_handle());
     }
 }

@@ -140,15 +140,21 @@ impl<B: Backend> Sessions<B> {
     }
 
     fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
-        let future = drive(
-            Arc::clone(cell),
-            ctx.clone(),
-            start,
-            Arc::clone(&self.tally),
-        )
-        .instrument(ctx.span().clone());
+        // Written straight into its allocation: the future of a session is
+        // as large as its largest handler's (kilobytes), and building it on
+        // the stack first made copying it the main cost of an event.
+        let future = Box::write(
+            Box::new_uninit(),
+            drive(
+                Arc::clone(cell),
+                ctx.clone(),
+                start,
+                Arc::clone(&self.tally),
+            ),
+        );
         self.jobs.push_back(Job {
-            future: Box::pin(future),
+            future: Box::into_pin(future),
+            span: ctx.span().clone(),
             runs: Arc::clone(cell) as _,
             pool_only,
         });
