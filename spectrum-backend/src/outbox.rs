@@ -71,6 +71,8 @@ struct Queue {
 
 pub(crate) struct Inbox {
     shared: Arc<Shared>,
+    /// The last STATS frame and when its figures were read.
+    stats: Option<(std::time::Instant, BytesMut)>,
 }
 
 pub(crate) fn channel(max_frame_length: usize, wake: Arc<Bell>) -> (Outbox, Inbox) {
@@ -86,7 +88,10 @@ pub(crate) fn channel(max_frame_length: usize, wake: Arc<Bell>) -> (Outbox, Inbo
             shared: Arc::clone(&shared),
             max_frame_length,
         },
-        Inbox { shared },
+        Inbox {
+            shared,
+            stats: None,
+        },
     )
 }
 
@@ -263,8 +268,8 @@ impl Inbox {
     /// the preface, the PONGs owed with their STATS (or a keepalive STATS
     /// if `keepalive`), then the queued frames. Senders waiting for room
     /// are told there is some.
-    pub(crate) fn take(&self, buf: &mut BytesMut, config: &WriterConfig, keepalive: bool) {
-        let shared = &*self.shared;
+    pub(crate) fn take(&mut self, buf: &mut BytesMut, config: &WriterConfig, keepalive: bool) {
+        let shared = Arc::clone(&self.shared);
         let pongs = shared.pongs.swap(0, Ordering::AcqRel);
         let mut q = shared.lock();
         let preface = q.preface.take();
@@ -283,7 +288,7 @@ impl Inbox {
             if let Some(preface) = preface {
                 buf.extend_from_slice(&preface);
             }
-            control(buf, pongs, keepalive, config);
+            self.control(buf, pongs, keepalive, config);
             buf.extend_from_slice(&data);
         }
         if had_data {
@@ -310,22 +315,49 @@ impl Inbox {
     }
 }
 
-/// Appends a PONG and a STATS for each PING owed, or one STATS as a
-/// keepalive, as the reference backends do. The figures are read once.
-fn control(buf: &mut BytesMut, pongs: usize, keepalive: bool, config: &WriterConfig) {
-    if pongs == 0 && !keepalive {
-        return;
+impl Inbox {
+    /// Appends a PONG and a STATS for each PING owed, or one STATS as a
+    /// keepalive, as the reference backends do.
+    fn control(
+        &mut self,
+        buf: &mut BytesMut,
+        pongs: usize,
+        keepalive: bool,
+        config: &WriterConfig,
+    ) {
+        if pongs == 0 && !keepalive {
+            return;
+        }
+        let stats = self.stats_frame(config);
+        for _ in 0..pongs {
+            let _ = Payload::Pong.encode_frame(buf, config.max_frame_length);
+            buf.extend_from_slice(stats);
+        }
+        if pongs == 0 {
+            buf.extend_from_slice(stats);
+        }
     }
-    let mut stats = BytesMut::new();
-    let payload = Payload::Stats(stats::stats(config.init_res));
-    if let Err(e) = payload.encode_frame(&mut stats, config.max_frame_length) {
-        tracing::warn!("cannot encode STATS: {e}");
-    }
-    for _ in 0..pongs {
-        let _ = Payload::Pong.encode_frame(buf, config.max_frame_length);
-        buf.extend_from_slice(&stats);
-    }
-    if pongs == 0 {
-        buf.extend_from_slice(&stats);
+
+    /// The STATS frame, with memory figures at most [`STATS_FRESH`] old:
+    /// reading them costs a file read, and a main instance may PING often.
+    fn stats_frame(&mut self, config: &WriterConfig) -> &[u8] {
+        let now = std::time::Instant::now();
+        let stale = self
+            .stats
+            .as_ref()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= STATS_FRESH);
+        if stale {
+            let mut frame = BytesMut::new();
+            let payload = Payload::Stats(stats::stats(config.init_res));
+            if let Err(e) = payload.encode_frame(&mut frame, config.max_frame_length) {
+                tracing::warn!("cannot encode STATS: {e}");
+            }
+            self.stats = Some((now, frame));
+        }
+        self.stats.as_ref().map_or(&[], |(_, frame)| &frame[..])
     }
 }
+
+/// How long the memory figures of STATS are reused. Spectrum 2 PINGs
+/// every 20 s; a second is far below anything it could notice.
+const STATS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
