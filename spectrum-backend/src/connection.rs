@@ -30,8 +30,9 @@ use crate::{Config, RunError, stats};
 
 const SOCKET: mio::Token = mio::Token(0);
 const WAKE: mio::Token = mio::Token(1);
-/// How much is read from the socket at once.
-const READ_CHUNK: usize = 64 * 1024;
+/// How much is read from the socket at once. A PING read behind a chunk of
+/// small frames waits for them: 16 KiB is a few hundred echoes.
+const READ_CHUNK: usize = 16 * 1024;
 /// Within one read, replies are written after the first frame and then
 /// after every this many frames (and when the read is used up).
 const FLUSH_EVERY: usize = 64;
@@ -324,7 +325,7 @@ fn connection_thread<B: Backend>(shared: &Shared<B>, epoch: u64) {
 /// replaced meanwhile.
 fn run<B>(shared: &Shared<B>, mut job: Job, epoch: u64) -> bool {
     let watch = shared.watch();
-    if job.pool_only || watch.too_many_held() {
+    if job.pool_only || watch.pool_only() {
         job.spawn(&shared.pool);
         return false;
     }
