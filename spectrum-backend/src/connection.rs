@@ -9,11 +9,9 @@
 //! wait on. Handlers, timers in handlers, and every other task stay on the
 //! pool's tokio runtime, which connection threads enter.
 
-use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf as _, BytesMut};
 use spectrum_proto::{self as proto, FrameCodec, Payload};
 use tokio::sync::oneshot;
 use tokio_util::codec::Decoder as _;
@@ -25,14 +23,10 @@ use crate::handler::Backend;
 use crate::inline::Job;
 use crate::outbox::{self, Inbox, Outbox, WriterConfig};
 use crate::session::{Limits, Routed, Sessions};
+use crate::socket::Socket;
 use crate::watchdog::Watch;
 use crate::{Config, RunError, stats};
 
-const SOCKET: mio::Token = mio::Token(0);
-const WAKE: mio::Token = mio::Token(1);
-/// How much is read from the socket at once. A PING read behind a chunk of
-/// small frames waits for them: 16 KiB is a few hundred echoes.
-const READ_CHUNK: usize = 16 * 1024;
 /// Within one read, replies are written after the first frame and then
 /// after every this many frames (and when the read is used up).
 const FLUSH_EVERY: usize = 64;
@@ -85,16 +79,8 @@ enum Phase {
 }
 
 struct Core<B> {
-    poll: mio::Poll,
-    events: mio::Events,
-    stream: mio::net::TcpStream,
-    readable: bool,
-    writable: bool,
-    input: BytesMut,
-    chunk: Box<[u8]>,
+    socket: Socket,
     codec: FrameCodec,
-    /// Bytes being written (taken from the outbox).
-    output: BytesMut,
     /// Frames handled since the last read.
     handled: usize,
     /// Write before handling the next frame.
@@ -103,7 +89,6 @@ struct Core<B> {
     inbox: Inbox,
     bell: Arc<Bell>,
     writer: WriterConfig,
-    last_write: Instant,
     sessions: Sessions<B>,
     backend: BackendCtx,
     settings_grace: Duration,
@@ -119,8 +104,6 @@ struct Core<B> {
     signals: Option<tokio::task::JoinHandle<()>>,
     reason: &'static str,
     corrupt: Option<proto::CorruptStream>,
-    /// The write side failed or was shut: nothing more can be written.
-    write_failed: bool,
     flushed: bool,
     stopping: Option<(Instant, usize)>,
     report: Option<crate::session::ShutdownReport>,
@@ -154,20 +137,7 @@ fn start<B: Backend>(
     span: tracing::Span,
     done: oneshot::Sender<Result<(), RunError>>,
 ) -> Result<Arc<Shared<B>>, RunError> {
-    stream.set_nonblocking(true).map_err(RunError::Io)?;
-    let _ = stream.set_nodelay(true);
-    let mut stream = mio::net::TcpStream::from_std(stream);
-    let poll = mio::Poll::new().map_err(RunError::Io)?;
-    poll.registry()
-        .register(
-            &mut stream,
-            SOCKET,
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )
-        .map_err(RunError::Io)?;
-    let bell = Arc::new(Bell::new(
-        mio::Waker::new(poll.registry(), WAKE).map_err(RunError::Io)?,
-    ));
+    let (socket, bell) = Socket::new(stream).map_err(RunError::Io)?;
     let init_res = stats::memory_kib().0;
     for line in settings.config.lossy_lines() {
         tracing::warn!(
@@ -201,15 +171,8 @@ fn start<B: Backend>(
     };
     let now = Instant::now();
     let core = Core {
-        poll,
-        events: mio::Events::with_capacity(16),
-        stream,
-        readable: true,
-        writable: true,
-        input: BytesMut::new(),
-        chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+        socket,
         codec: FrameCodec::with_max_frame_length(settings.max_frame_length),
-        output: BytesMut::new(),
         handled: 0,
         flush_due: false,
         out,
@@ -219,7 +182,6 @@ fn start<B: Backend>(
             init_res,
             max_frame_length: settings.max_frame_length,
         },
-        last_write: now,
         sessions,
         backend,
         settings_grace: settings.shutdown_grace,
@@ -234,7 +196,6 @@ fn start<B: Backend>(
         signals: Some(signals),
         reason: "",
         corrupt: None,
-        write_failed: false,
         flushed: false,
         stopping: None,
         report: None,
@@ -402,11 +363,11 @@ impl<B: Backend> Core<B> {
             Phase::Flushing(deadline) => {
                 let deadline = *deadline;
                 self.flush();
-                if self.write_failed {
+                if self.socket.write_failed() {
                     self.phase = Phase::Done;
-                } else if self.output.is_empty() && self.inbox.is_empty() {
+                } else if self.socket.written() && self.inbox.is_empty() {
                     self.inbox.gone();
-                    self.flushed = self.stream.shutdown(std::net::Shutdown::Write).is_ok();
+                    self.flushed = self.socket.shutdown_write();
                     if !self.flushed {
                         tracing::warn!("could not shut the connection down for writing");
                     }
@@ -429,9 +390,9 @@ impl<B: Backend> Core<B> {
             }
             Phase::Draining(deadline) => {
                 let deadline = *deadline;
-                match self.read() {
+                match self.socket.read() {
                     Ok(0) => self.phase = Phase::Done,
-                    Ok(_) => self.input.clear(),
+                    Ok(_) => self.socket.input.clear(),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         if Instant::now() >= deadline {
                             tracing::debug!("the main instance kept its side open; closing");
@@ -472,7 +433,7 @@ impl<B: Backend> Core<B> {
             self.flush();
         }
         if self.pending.is_none() {
-            match self.codec.decode(&mut self.input) {
+            match self.codec.decode(&mut self.socket.input) {
                 Ok(Some(frame)) => {
                     // The replies to the first frame of a read leave at once,
                     // then every FLUSH_EVERY frames: a burst's first answers
@@ -486,13 +447,13 @@ impl<B: Backend> Core<B> {
             }
         }
         self.flush();
-        if self.pending.is_none() && self.readable {
-            match self.read() {
+        if self.pending.is_none() && self.socket.readable() {
+            match self.socket.read() {
                 Ok(n) if n > 0 => self.handled = 0,
                 Ok(_) => {
-                    if !self.input.is_empty() {
+                    if !self.socket.input.is_empty() {
                         tracing::warn!(
-                            bytes = self.input.len(),
+                            bytes = self.socket.input.len(),
                             "the main instance closed the connection in the middle of a frame"
                         );
                     }
@@ -509,7 +470,7 @@ impl<B: Backend> Core<B> {
         let deadline = self
             .pending
             .is_some()
-            .then(|| self.retry_at.min(self.last_write + self.keepalive));
+            .then(|| self.retry_at.min(self.socket.last_write + self.keepalive));
         self.sleep(deadline);
     }
 
@@ -528,89 +489,15 @@ impl<B: Backend> Core<B> {
         self.stop("a read error");
     }
 
-    /// Reads what the socket has, up to one chunk; 0 at the end of stream.
-    fn read(&mut self) -> std::io::Result<usize> {
-        loop {
-            match self.stream.read(&mut self.chunk) {
-                Ok(n) => {
-                    self.input.extend_from_slice(&self.chunk[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if e.kind() == std::io::ErrorKind::WouldBlock {
-                        self.readable = false;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-    }
-
     /// Writes what is owed and queued, as far as the socket takes it.
     fn flush(&mut self) {
-        if self.write_failed {
-            return;
-        }
-        let mut keepalive_due =
-            self.pending.is_some() && Instant::now() >= self.last_write + self.keepalive;
-        loop {
-            if self.output.is_empty() {
-                if self.output.capacity() > outbox::KEEP_CAPACITY {
-                    self.output = BytesMut::new();
-                }
-                self.inbox
-                    .take(&mut self.output, &self.writer, keepalive_due);
-                keepalive_due = false;
-                if self.output.is_empty() {
-                    return;
-                }
-            }
-            if !self.writable {
-                return;
-            }
-            match self.stream.write(&self.output) {
-                Ok(n) => {
-                    self.output.advance(n);
-                    self.last_write = Instant::now();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.writable = false;
-                    return;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::warn!("could not write to the main instance: {e}");
-                    self.write_failed = true;
-                    self.output.clear();
-                    self.inbox.gone();
-                    return;
-                }
-            }
-        }
+        let keepalive =
+            self.pending.is_some() && Instant::now() >= self.socket.last_write + self.keepalive;
+        self.socket.flush(&mut self.inbox, &self.writer, keepalive);
     }
 
-    /// Waits for the socket, a ring, or `deadline`.
     fn sleep(&mut self, deadline: Option<Instant>) {
-        if !self.bell.may_sleep() {
-            self.bell.woke();
-            return;
-        }
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let polled = self.poll.poll(&mut self.events, timeout);
-        self.bell.woke();
-        if let Err(e) = polled
-            && e.kind() != std::io::ErrorKind::Interrupted
-        {
-            tracing::error!("waiting for the connection failed: {e}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        for event in &self.events {
-            if event.token() == SOCKET {
-                self.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
-                self.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
-            }
-        }
+        self.socket.sleep(deadline);
     }
 
     fn stop(&mut self, reason: &'static str) {

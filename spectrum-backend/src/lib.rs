@@ -109,6 +109,7 @@ mod session;
 mod session_cell;
 mod session_run;
 mod signals;
+mod socket;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;

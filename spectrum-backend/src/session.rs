@@ -177,7 +177,7 @@ impl<B: Backend> Sessions<B> {
         match st.session.take() {
             Some(session) if !st.running => {
                 st.running = true;
-                let pool_only = st.blocks;
+                let pool_only = st.pool_only();
                 drop(st);
                 self.job(cell, ctx, Start::Resume(session, input.into()), pool_only);
             }
@@ -274,7 +274,7 @@ impl<B: Backend> Sessions<B> {
             && let Some(session) = st.session.take()
         {
             st.running = true;
-            let pool_only = st.blocks;
+            let pool_only = st.pool_only();
             drop(st);
             entry.full_since = None;
             let ctx = entry.ctx.clone();

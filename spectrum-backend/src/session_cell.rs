@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use spectrum_proto as proto;
 use tokio::sync::oneshot;
@@ -99,8 +100,9 @@ pub(crate) struct State<B> {
     /// The session ended or was stopped: nothing more is queued.
     pub(crate) closed: bool,
     /// A handler of this session held the connection thread past the
-    /// watchdog's limit: its handlers run on the pool from now on.
-    pub(crate) blocks: bool,
+    /// watchdog's limit: its handlers run on the pool until then. Not for
+    /// good: a thread preempted by a busy system looks the same.
+    pub(crate) blocks_until: Option<Instant>,
     /// The pool task running the session, to stop it if it must.
     pub(crate) task: Option<AbortHandle>,
     /// A new session of the same user waits for this one to end.
@@ -117,6 +119,17 @@ pub(crate) enum Next<B> {
     Closed(B),
 }
 
+/// How long a session whose handler held the connection thread runs on
+/// the pool.
+const BLOCKS_FOR: Duration = Duration::from_secs(1);
+
+impl<B> State<B> {
+    /// Whether this session's handlers run on the pool for now.
+    pub(crate) fn pool_only(&self) -> bool {
+        self.blocks_until.is_some_and(|t| Instant::now() < t)
+    }
+}
+
 /// A capacity kept for reuse when the queue empties; beyond it, a burst's
 /// memory is given back.
 const KEEP: usize = 8;
@@ -131,7 +144,7 @@ impl<B> Cell<B> {
                 bytes: 0,
                 running: true,
                 closed: false,
-                blocks: false,
+                blocks_until: None,
                 task: None,
                 waiter: None,
             }),
@@ -214,6 +227,6 @@ impl<B: Send> Runs for Cell<B> {
     }
 
     fn held_the_thread(&self) {
-        self.lock().blocks = true;
+        self.lock().blocks_until = Some(Instant::now() + BLOCKS_FOR);
     }
 }

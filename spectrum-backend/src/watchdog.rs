@@ -28,15 +28,6 @@ pub(crate) const LIMIT: Duration = Duration::from_millis(2);
 const TICK: Duration = Duration::from_millis(1);
 /// Ticks without an inline poll before the watchdog parks.
 const IDLE_TICKS: u32 = 200;
-/// Threads replaced while in a handler and not back yet, beyond which
-/// handlers are no longer polled inline (they run on the pool): bounds the
-/// threads that blocking handlers can hold.
-pub(crate) const MAX_HELD: usize = 16;
-/// After a replacement, how long every handler runs on the pool. A
-/// backend whose handlers block would otherwise hold the connection
-/// thread for [`LIMIT`] once per session, back to back, with a PING
-/// waiting behind them; one that never blocks never pays this.
-const COOLDOWN: Duration = Duration::from_millis(100);
 
 pub(crate) struct Watch {
     base: Instant,
@@ -46,8 +37,6 @@ pub(crate) struct Watch {
     epoch: AtomicU64,
     /// Threads replaced while in a handler, whose handler has not returned.
     held: AtomicUsize,
-    /// When the last replacement happened (as `started`); 0 if never.
-    replaced_at: AtomicU64,
     parked: AtomicBool,
     stop: AtomicBool,
     thread: OnceLock<std::thread::Thread>,
@@ -62,7 +51,6 @@ impl Watch {
             started: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             held: AtomicUsize::new(0),
-            replaced_at: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             thread: OnceLock::new(),
@@ -79,16 +67,16 @@ impl Watch {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Whether handlers should run on the pool rather than inline: too
-    /// many threads are held, or one was replaced a moment ago.
+    /// Whether handlers should run on the pool rather than inline: while a
+    /// replaced thread is still held by its handler.
+    ///
+    /// Handlers that block would otherwise hold one connection thread
+    /// after the other, each for [`LIMIT`], back to back, with a PING
+    /// waiting behind them all; and the threads they hold would add up. A
+    /// thread replaced only because the system preempted it returns at
+    /// once, and inline polling resumes with it.
     pub(crate) fn pool_only(&self) -> bool {
-        if self.held.load(Ordering::Acquire) >= MAX_HELD {
-            return true;
-        }
-        let replaced = self.replaced_at.load(Ordering::Acquire);
-        replaced != 0
-            && (self.base.elapsed().as_nanos() as u64 + 1).saturating_sub(replaced)
-                < COOLDOWN.as_nanos() as u64
+        self.held.load(Ordering::Acquire) > 0
     }
 
     /// Runs `poll` as an inline poll of the connection thread of `epoch`;
@@ -140,7 +128,6 @@ impl Watch {
                         .is_ok()
                 {
                     self.held.fetch_add(1, Ordering::AcqRel);
-                    self.replaced_at.store(now, Ordering::Release);
                     tracing::debug!(
                         "a handler held the connection thread for over {LIMIT:?}: \
                          a new thread serves the connection"
