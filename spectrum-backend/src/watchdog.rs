@@ -14,6 +14,9 @@
 //! watchdog moves the epoch on, so a thread finds out it was replaced by
 //! comparing.
 //!
+//! While the replaced thread is held, handlers run on the pool (see
+//! [`Watch::pool_only`]): blocking handlers hold one thread, not one each.
+//!
 //! The watchdog looks every millisecond while handlers run inline and
 //! sleeps (parked) when none has for a while, so an idle backend costs no
 //! wake-ups.
