@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::testing::{MainInstance, spectrum_argv};
+
+mod common;
 
 /// Pool threads of the backend's runtime: each gets one spinning handler.
 const WORKERS: usize = 2;
@@ -62,27 +63,9 @@ impl Spinner {
 #[tokio::test]
 async fn handlers_that_never_yield_on_every_pool_thread_cannot_starve_pong()
 -> spectrum_backend::testing::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let args = spectrum_backend::Args::parse(spectrum_argv(port, 1, std::path::Path::new("s.cfg")))
-        .expect("args");
     // The backend as a process runs it: a multi-threaded pool, here of a
     // known size, on threads of its own.
-    let backend = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            spectrum_backend::Runtime::<Spinner>::new(args, spectrum_backend::Config::default())
-                .run(),
-        )
-    });
-    let mut main = MainInstance::accept_from(listener).await?;
-    main.handshake().await?;
+    let (mut main, backend) = common::on_own_runtime::<Spinner>(WORKERS).await?;
     let users = ["a@localhost", "b@localhost", "c@localhost"];
     for user in users {
         main.login(user, "x", "x").await?;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::Payload;
-use spectrum_backend::testing::{MainInstance, spectrum_argv};
+use spectrum_backend::testing::MainInstance;
+
+mod common;
 
 static RELEASE: AtomicBool = AtomicBool::new(false);
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
@@ -60,25 +62,8 @@ async fn reply_to(
 #[tokio::test]
 async fn a_handler_that_never_yields_on_the_connection_thread_cannot_starve_pong()
 -> spectrum_backend::testing::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let args = spectrum_backend::Args::parse(spectrum_argv(port, 1, std::path::Path::new("h.cfg")))
-        .expect("args");
     // The backend as a process runs it, with a single pool thread.
-    let backend = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            spectrum_backend::Runtime::<Hog>::new(args, spectrum_backend::Config::default()).run(),
-        )
-    });
-    let mut main = MainInstance::accept_from(listener).await?;
-    main.handshake().await?;
+    let (mut main, backend) = common::on_own_runtime::<Hog>(1).await?;
     main.login("a@localhost", "x", "x").await?;
     main.login("b@localhost", "x", "x").await?;
     main.send_message("a@localhost", "bob", "spin").await?;
