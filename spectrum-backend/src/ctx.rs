@@ -101,6 +101,11 @@ impl Ctx {
         &self.inner.backend
     }
 
+    /// The session's span, which its handlers run in.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.inner.span
+    }
+
     /// The transport config file.
     pub fn config(&self) -> &Config {
         self.inner.backend.config()

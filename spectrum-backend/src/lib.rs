@@ -84,9 +84,11 @@ extern crate self as spectrum_backend;
 mod args;
 mod ask;
 mod backend_ctx;
+mod bell;
 mod capabilities;
 mod config;
 mod config_keys;
+mod connection;
 mod ctx;
 mod error;
 pub mod event;
@@ -97,6 +99,7 @@ pub mod gateway;
 // a backend author touches.
 #[doc(hidden)]
 pub mod handler;
+mod inline;
 mod links;
 mod logging;
 mod outbox;
@@ -104,12 +107,16 @@ mod prompt;
 pub mod reply;
 mod runtime;
 mod session;
-mod session_queue;
+mod session_cell;
+mod session_run;
+mod signals;
+mod socket;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tutorial;
 pub mod view;
+mod watchdog;
 
 pub use args::{Args, ArgsError, USAGE};
 pub use ask::{Ask, DEFAULT_ASK_CONTACT, DEFAULT_ASK_TIMEOUT};

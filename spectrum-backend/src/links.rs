@@ -103,7 +103,10 @@ impl LinkReport {
                 let mut out = Vec::new();
                 if !self.was_up {
                     out.extend(state.frame(user, &self.network));
-                } else if self.retrying {
+                }
+                // Told "trying again" (also before the first Up): told it is
+                // back.
+                if self.retrying {
                     let text = format!("reconnected to {}", self.network);
                     out.push(Message::new(self.contact.as_str(), text).into_payload(user));
                 }

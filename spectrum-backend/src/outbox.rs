@@ -1,31 +1,32 @@
-//! The way out to the main instance: one buffer of encoded frames, the
-//! liveness frames owed, and one writer task.
+//! The way out to the main instance: one buffer of encoded frames and the
+//! liveness frames owed, written by the connection thread.
 //!
 //! Frames are encoded by the task that sends them straight into the shared
 //! buffer, under its lock, so a send is one append: no allocation, no
-//! channel, and the writer is woken only when the buffer was empty (it
-//! takes everything queued at once). The buffer is bounded: when the main
-//! instance reads slowly and it holds [`DATA_LIMIT`] bytes, senders wait
-//! (backpressure) instead of growing memory.
+//! channel. A handler polled on the connection thread appends and returns;
+//! the connection thread writes everything appended after it has handled
+//! what it read, so its replies cost no wake-up. A send from elsewhere
+//! rings the connection thread's [`Bell`] when the buffer was empty. The
+//! buffer is bounded: when the main instance reads slowly and it holds
+//! [`DATA_LIMIT`] bytes, senders wait (backpressure) instead of growing
+//! memory.
 //!
 //! Liveness is not queued at all: every PING adds one to a count of PONGs
 //! owed, and the writer pays the whole count (PONG and STATS for each)
 //! before any waiting data. A thousand PINGs in one read get a thousand PONGs, and a
-//! flood of data never delays them. While the reader has stopped reading
-//! (see [`Outbox::set_paused`]), the writer sends a STATS whenever nothing
-//! was written for the keepalive interval: Spectrum 2 counts any frame as a
-//! sign of life, and STATS is one it handles.
+//! flood of data never delays them. While the reader has stopped reading,
+//! the connection sends a STATS whenever nothing was written for the
+//! keepalive interval: Spectrum 2 counts any frame as a sign of life, and
+//! STATS is one it handles.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use spectrum_proto::Payload;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
+use crate::bell::Bell;
 use crate::{SendError, stats};
 
 /// Bytes of encoded frames that may wait for the socket before senders
@@ -35,7 +36,7 @@ use crate::{SendError, stats};
 /// old batch size, it is 20.9 MiB.
 pub(crate) const DATA_LIMIT: usize = 64 * 1024;
 /// A buffer grown beyond this by one large frame is not kept for reuse.
-const KEEP_CAPACITY: usize = 1 << 20;
+pub(crate) const KEEP_CAPACITY: usize = 1 << 20;
 
 #[derive(Clone)]
 pub(crate) struct Outbox {
@@ -48,12 +49,10 @@ struct Shared {
     queue: Mutex<Queue>,
     /// PINGs not answered yet.
     pongs: AtomicUsize,
-    /// The reader has stopped reading: keep the connection alive.
-    paused: AtomicBool,
     /// Senders waiting for room right now.
     waiting: AtomicUsize,
-    /// The writer has something to do.
-    wake: Notify,
+    /// The connection thread, which writes.
+    wake: Arc<Bell>,
     /// The writer took the queued frames (or stopped): room again.
     room: Notify,
 }
@@ -72,15 +71,16 @@ struct Queue {
 
 pub(crate) struct Inbox {
     shared: Arc<Shared>,
+    /// The last STATS frame and when its figures were read.
+    stats: Option<(std::time::Instant, BytesMut)>,
 }
 
-pub(crate) fn channel(max_frame_length: usize) -> (Outbox, Inbox) {
+pub(crate) fn channel(max_frame_length: usize, wake: Arc<Bell>) -> (Outbox, Inbox) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue::default()),
         pongs: AtomicUsize::new(0),
-        paused: AtomicBool::new(false),
         waiting: AtomicUsize::new(0),
-        wake: Notify::new(),
+        wake,
         room: Notify::new(),
     });
     (
@@ -88,7 +88,10 @@ pub(crate) fn channel(max_frame_length: usize) -> (Outbox, Inbox) {
             shared: Arc::clone(&shared),
             max_frame_length,
         },
-        Inbox { shared },
+        Inbox {
+            shared,
+            stats: None,
+        },
     )
 }
 
@@ -124,7 +127,7 @@ impl Slot<'_> {
         queue.data.extend_from_slice(&frames);
         drop(queue);
         if was_empty {
-            self.out.shared.wake.notify_one();
+            self.out.shared.wake.ring();
         }
     }
 }
@@ -205,7 +208,7 @@ impl Outbox {
                     let wake = was_empty && !q.data.is_empty();
                     drop(q);
                     if wake {
-                        self.shared.wake.notify_one();
+                        self.shared.wake.ring();
                     }
                     return Ok(());
                 }
@@ -224,29 +227,19 @@ impl Outbox {
         self.shared.waiting.load(Ordering::Acquire) > 0
     }
 
-    /// Owes one more PONG (and its STATS).
+    /// Owes one more PONG (and its STATS). Called by the connection
+    /// thread, which writes next.
     pub(crate) fn pong(&self) {
         self.shared.pongs.fetch_add(1, Ordering::AcqRel);
-        self.shared.wake.notify_one();
     }
 
-    /// Sets what is written before anything else.
+    /// Sets what is written before anything else. Called by the
+    /// connection thread, which writes next.
     pub(crate) fn preface(&self, payload: &Payload) -> Result<(), SendError> {
         let mut buf = BytesMut::new();
         self.encode(std::slice::from_ref(payload), &mut buf)?;
         self.shared.lock().preface = Some(buf.freeze());
-        self.shared.wake.notify_one();
         Ok(())
-    }
-
-    /// The reader has stopped (or resumed) reading the socket; whether that
-    /// changed anything.
-    pub(crate) fn set_paused(&self, paused: bool) -> bool {
-        let changed = self.shared.paused.swap(paused, Ordering::AcqRel) != paused;
-        if changed {
-            self.shared.wake.notify_one();
-        }
-        changed
     }
 
     /// Whether the writer has stopped or is stopping: nothing sent now can
@@ -256,11 +249,9 @@ impl Outbox {
         q.closing || q.gone
     }
 
-    /// Asks the writer to flush everything queued so far and stop. Frames
-    /// queued later are refused.
-    pub(crate) async fn close(&self) {
+    /// Refuses frames queued from now on; what is queued is still written.
+    pub(crate) fn close(&self) {
         self.shared.lock().closing = true;
-        self.shared.wake.notify_one();
         self.shared.room.notify_waiters();
     }
 }
@@ -269,118 +260,104 @@ impl Outbox {
 pub(crate) struct WriterConfig {
     /// `init_res` of the STATS frames.
     pub(crate) init_res: i32,
-    /// While reading is paused, the longest time without a frame written.
-    pub(crate) keepalive: Duration,
     pub(crate) max_frame_length: usize,
 }
 
 impl Inbox {
-    /// Appends `preface`, the PONGs owed and their STATS (or a keepalive
-    /// STATS) to `buf`.
-    fn take_control(
-        &self,
-        buf: &mut BytesMut,
-        preface: Option<Bytes>,
-        config: &WriterConfig,
-        keepalive: bool,
-    ) {
-        if let Some(preface) = preface {
-            buf.extend_from_slice(&preface);
-        }
-        let pongs = self.shared.pongs.swap(0, Ordering::AcqRel);
-        if pongs == 0 && !keepalive {
+    /// Moves what is to be written next into `buf`, which must be empty:
+    /// the preface, the PONGs owed with their STATS (or a keepalive STATS
+    /// if `keepalive`), then the queued frames. Senders waiting for room
+    /// are told there is some.
+    pub(crate) fn take(&mut self, buf: &mut BytesMut, config: &WriterConfig, keepalive: bool) {
+        let shared = Arc::clone(&self.shared);
+        let pongs = shared.pongs.swap(0, Ordering::AcqRel);
+        let mut q = shared.lock();
+        let preface = q.preface.take();
+        if q.data.is_empty() && preface.is_none() && pongs == 0 && !keepalive {
             return;
         }
-        // As the reference backends: PONG then STATS for every PING. The
-        // figures are read once per batch.
-        let mut stats = BytesMut::new();
-        let payload = Payload::Stats(stats::stats(config.init_res));
-        if let Err(e) = payload.encode_frame(&mut stats, config.max_frame_length) {
-            tracing::warn!("cannot encode STATS: {e}");
+        let had_data = !q.data.is_empty();
+        if preface.is_none() && pongs == 0 && !keepalive {
+            // The common case: the queued frames are taken as they are,
+            // and the queue keeps this buffer's capacity.
+            std::mem::swap(&mut q.data, buf);
+            drop(q);
+        } else {
+            let data = std::mem::take(&mut q.data);
+            drop(q);
+            if let Some(preface) = preface {
+                buf.extend_from_slice(&preface);
+            }
+            self.control(buf, pongs, keepalive, config);
+            buf.extend_from_slice(&data);
         }
-        for _ in 0..pongs {
-            let _ = Payload::Pong.encode_frame(buf, config.max_frame_length);
-            buf.extend_from_slice(&stats);
-        }
-        if pongs == 0 {
-            buf.extend_from_slice(&stats);
+        if had_data {
+            shared.room.notify_waiters();
         }
     }
-}
 
-/// Marks the writer gone when it stops, however it stops, and wakes the
-/// senders waiting for room so that they fail instead of waiting forever.
-struct Gone<'a>(&'a Shared);
-
-impl Drop for Gone<'_> {
-    fn drop(&mut self) {
-        let mut q = self.0.lock();
+    /// The writer can write no more (the connection failed): senders fail
+    /// from now on, instead of waiting for room forever.
+    pub(crate) fn gone(&self) {
+        let mut q = self.shared.lock();
         q.gone = true;
         q.data = BytesMut::new();
         drop(q);
-        self.0.room.notify_waiters();
+        self.shared.room.notify_waiters();
+    }
+
+    /// Whether frames or PONGs wait to be taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.shared.pongs.load(Ordering::Acquire) == 0 && {
+            let q = self.shared.lock();
+            q.data.is_empty() && q.preface.is_none()
+        }
     }
 }
 
-/// Writes liveness frames and queued frames until [`Outbox::close`], then
-/// flushes and shuts the write side down.
-pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
-    mut sink: W,
-    inbox: Inbox,
-    config: WriterConfig,
-) -> std::io::Result<()> {
-    let shared = &*inbox.shared;
-    let _gone = Gone(shared);
-    // Liveness frames, and the frames taken from the queue: swapped with
-    // the queue's buffer, so both keep their capacity.
-    let mut control = BytesMut::new();
-    let mut data = BytesMut::new();
-    let mut last_write = Instant::now();
-    loop {
-        let paused = shared.paused.load(Ordering::Acquire);
-        let keepalive_at = last_write + config.keepalive;
-        let mut keepalive = false;
-        tokio::select! {
-            biased;
-            () = shared.wake.notified() => {}
-            () = tokio::time::sleep_until(keepalive_at), if paused => keepalive = true,
+impl Inbox {
+    /// Appends a PONG and a STATS for each PING owed, or one STATS as a
+    /// keepalive, as the reference backends do.
+    fn control(
+        &mut self,
+        buf: &mut BytesMut,
+        pongs: usize,
+        keepalive: bool,
+        config: &WriterConfig,
+    ) {
+        if pongs == 0 && !keepalive {
+            return;
         }
-        let (preface, closing) = {
-            let mut q = shared.lock();
-            std::mem::swap(&mut q.data, &mut data);
-            (q.preface.take(), q.closing)
-        };
-        if !data.is_empty() {
-            shared.room.notify_waiters();
+        let stats = self.stats_frame(config);
+        for _ in 0..pongs {
+            let _ = Payload::Pong.encode_frame(buf, config.max_frame_length);
+            buf.extend_from_slice(stats);
         }
-        // Liveness first, then the data.
-        inbox.take_control(&mut control, preface, &config, keepalive);
-        let wrote = if !control.is_empty() {
-            control.extend_from_slice(&data);
-            sink.write_all(&control).await?;
-            control.clear();
-            true
-        } else if !data.is_empty() {
-            sink.write_all(&data).await?;
-            true
-        } else {
-            false
-        };
-        if wrote {
-            last_write = Instant::now();
-        }
-        if data.capacity() > KEEP_CAPACITY {
-            data = BytesMut::new();
-        }
-        data.clear();
-        if closing {
-            break;
+        if pongs == 0 {
+            buf.extend_from_slice(stats);
         }
     }
-    // PONGs owed when the end came are still answers the main instance is
-    // waiting for.
-    inbox.take_control(&mut control, None, &config, false);
-    sink.write_all(&control).await?;
-    sink.flush().await?;
-    sink.shutdown().await
+
+    /// The STATS frame, with memory figures at most [`STATS_FRESH`] old:
+    /// reading them costs a file read, and a main instance may PING often.
+    fn stats_frame(&mut self, config: &WriterConfig) -> &[u8] {
+        let now = std::time::Instant::now();
+        let stale = self
+            .stats
+            .as_ref()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= STATS_FRESH);
+        if stale {
+            let mut frame = BytesMut::new();
+            let payload = Payload::Stats(stats::stats(config.init_res));
+            if let Err(e) = payload.encode_frame(&mut frame, config.max_frame_length) {
+                tracing::warn!("cannot encode STATS: {e}");
+            }
+            self.stats = Some((now, frame));
+        }
+        self.stats.as_ref().map_or(&[], |(_, frame)| &frame[..])
+    }
 }
+
+/// How long the memory figures of STATS are reused. Spectrum 2 PINGs
+/// every 20 s; a second is far below anything it could notice.
+const STATS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);

@@ -1,29 +1,30 @@
-//! Sessions: one task per logged-in user, fed in order by the reader.
+//! The connection's table of sessions: which user has which session, the
+//! duplicate-LOGIN rules, the bounds on queued input, stopping a session
+//! that does not keep up, and logging everyone out at shutdown.
 //!
-//! The reader never waits for a handler. It pushes each event onto the
-//! user's queue and goes back to the socket, so PING is answered while any
-//! handler runs, and users never wait for each other. A user's events are
-//! handled one at a time, in arrival order.
+//! The reader never waits for a handler. An event for a session at rest
+//! becomes a [`Job`] that the connection polls at once (see `inline`); an
+//! event for a session whose handler runs waits in that session's queue,
+//! so PING is answered while any handler runs, users never wait for each
+//! other, and a user's events are handled one at a time, in arrival order.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use futures_util::FutureExt as _;
 use spectrum_proto::{self as proto, ConnectionError};
-use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::Error;
 use crate::backend_ctx::BackendCtx;
-use crate::ctx::{Ctx, VCardReply, vcard_payload};
+use crate::bell::Bell;
+use crate::ctx::Ctx;
 use crate::events::Event;
 use crate::handler::Backend;
-use crate::reply::{self, Reply as _};
-use crate::session_queue;
+use crate::inline::Job;
+use crate::session_cell::{Budget, Cell, SessionMsg};
+use crate::session_run::{Input, Start, Tally, drive};
+
+pub(crate) use crate::session_run::orphan;
 
 /// What an event is taken to cost in memory while queued, besides its frame:
 /// the box, the message struct and its strings' headers.
@@ -39,65 +40,11 @@ pub(crate) struct Limits {
     pub(crate) stuck_after: std::time::Duration,
 }
 
-/// Bytes of input queued for every session together.
-pub(crate) struct Budget {
-    used: AtomicUsize,
-    /// Signalled whenever queued input is taken or dropped.
-    freed: Notify,
-}
-
-impl Budget {
-    pub(crate) fn used(&self) -> usize {
-        self.used.load(Ordering::Acquire)
-    }
-
-    /// Resolves after some queued input was released.
-    pub(crate) async fn freed(&self) {
-        self.freed.notified().await;
-    }
-}
-
-/// One user's queued input.
-#[derive(Default)]
-struct UserQueue {
-    bytes: AtomicUsize,
-    events: AtomicUsize,
-}
-
-/// The memory one queued event holds; released when the event leaves the
-/// queue, or is dropped with it.
-pub(crate) struct Ticket {
-    cost: usize,
-    user: Arc<UserQueue>,
-    budget: Arc<Budget>,
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.user.bytes.fetch_sub(self.cost, Ordering::AcqRel);
-        self.user.events.fetch_sub(1, Ordering::AcqRel);
-        self.budget.used.fetch_sub(self.cost, Ordering::AcqRel);
-        self.budget.freed.notify_one();
-    }
-}
-
-/// What a session's queue carries; boxed so an idle queue stays small.
-pub(crate) enum SessionMsg {
-    Event(Box<Event>, Ticket),
-    /// The logout, and whether it is part of a shutdown (logged quietly:
-    /// thousands of sessions must not mean thousands of lines).
-    Logout(Box<proto::Logout>, bool),
-}
-
-struct Entry {
-    queue: session_queue::Sender<SessionMsg>,
-    queued: Arc<UserQueue>,
+struct Entry<B> {
+    cell: Arc<Cell<B>>,
     /// Since when the queue has been full with input waiting for it, until
     /// it is next seen empty.
-    full_since: Option<std::time::Instant>,
-    task: JoinHandle<()>,
-    generation: u64,
-    legacy_name: String,
+    full_since: Option<Instant>,
     /// A LOGOUT is queued: the session is ending.
     logging_out: bool,
     ctx: Ctx,
@@ -105,13 +52,14 @@ struct Entry {
 
 /// Where an event went.
 pub(crate) enum Routed {
+    /// Queued, or handed to a job (see [`Sessions::take_job`]).
     Queued,
     /// No session for its user: answer it as an orphan.
     NoSession(Event),
     /// The user's queue is full; the event is given back, with since when
     /// the queue has been full (not counting time the main instance held
     /// us back, see [`Sessions::not_stuck`]).
-    UserFull(Event, std::time::Instant),
+    UserFull(Event, Instant),
     /// Every session's queues together are full; the event is given back.
     TotalFull(Event),
 }
@@ -122,17 +70,26 @@ pub(crate) struct ShutdownReport {
     pub(crate) abandoned: usize,
 }
 
-/// The sessions of one connection, owned by the reader.
+/// The sessions of one connection, owned by the connection thread.
 pub(crate) struct Sessions<B> {
-    map: HashMap<String, Entry>,
+    /// Keyed by the user's JID; hashed with foldhash (seeded per process),
+    /// a fifth of the cost of SipHash on the path of every event.
+    map: HashMap<String, Entry<B>, foldhash::fast::RandomState>,
     next_generation: u64,
     backend: BackendCtx,
-    /// Where session tasks run: the caller's runtime, not the I/O thread.
+    /// Where sessions go when their handler does not finish at once.
     pool: tokio::runtime::Handle,
-    ended_tx: mpsc::UnboundedSender<(String, u64)>,
     limits: Limits,
     budget: Arc<Budget>,
-    _backend: std::marker::PhantomData<fn() -> B>,
+    tally: Arc<Tally>,
+    /// Sessions to run now, in order.
+    jobs: std::collections::VecDeque<Job>,
+    /// At shutdown: the sessions still to be told to log out. One at a
+    /// time, as jobs are taken: building every logout's future at once
+    /// costs thousands of fresh pages.
+    to_log_out: std::collections::VecDeque<(String, Entry<B>)>,
+    /// At shutdown: every session told to log out.
+    leaving: Vec<(Arc<Cell<B>>, Ctx)>,
 }
 
 impl<B: Backend> Sessions<B> {
@@ -140,22 +97,20 @@ impl<B: Backend> Sessions<B> {
         backend: BackendCtx,
         pool: tokio::runtime::Handle,
         limits: Limits,
-    ) -> (Self, mpsc::UnboundedReceiver<(String, u64)>) {
-        let (ended_tx, ended_rx) = mpsc::unbounded_channel();
-        let sessions = Sessions {
-            map: HashMap::new(),
+        bell: Arc<Bell>,
+    ) -> Self {
+        Sessions {
+            map: HashMap::default(),
             next_generation: 0,
             backend,
             pool,
-            ended_tx,
             limits,
-            budget: Arc::new(Budget {
-                used: AtomicUsize::new(0),
-                freed: Notify::new(),
-            }),
-            _backend: std::marker::PhantomData,
-        };
-        (sessions, ended_rx)
+            budget: Arc::new(Budget::new(Arc::clone(&bell))),
+            tally: Arc::new(Tally::new(bell)),
+            jobs: std::collections::VecDeque::new(),
+            to_log_out: std::collections::VecDeque::new(),
+            leaving: Vec::new(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -164,6 +119,74 @@ impl<B: Backend> Sessions<B> {
 
     pub(crate) fn budget(&self) -> &Arc<Budget> {
         &self.budget
+    }
+
+    /// The next session to run, if an event (or the shutdown) started one.
+    pub(crate) fn take_job(&mut self) -> Option<Job> {
+        loop {
+            if let Some(job) = self.jobs.pop_front() {
+                return Some(job);
+            }
+            let (user, entry) = self.to_log_out.pop_front()?;
+            let logout = proto::Logout {
+                user,
+                legacy_name: entry.ctx.legacy_name().to_owned(),
+            };
+            let _ = self.dispatch(
+                &entry.cell,
+                &entry.ctx,
+                SessionMsg::Logout(Box::new(logout), true),
+            );
+            self.leaving.push((entry.cell, entry.ctx));
+        }
+    }
+
+    fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
+        // Written straight into its allocation: the future of a session is
+        // as large as its largest handler's (kilobytes), and building it on
+        // the stack first made copying it the main cost of an event.
+        let future = Box::write(
+            Box::new_uninit(),
+            drive(
+                Arc::clone(cell),
+                ctx.clone(),
+                start,
+                Arc::clone(&self.tally),
+            ),
+        );
+        self.jobs.push_back(Job {
+            future: Box::into_pin(future),
+            span: ctx.span().clone(),
+            runs: Arc::clone(cell) as _,
+            pool_only,
+        });
+    }
+
+    /// Gives `input` to the session: runs it now if it is at rest, queues
+    /// it otherwise; gives it back if the session is over.
+    fn dispatch(
+        &mut self,
+        cell: &Arc<Cell<B>>,
+        ctx: &Ctx,
+        input: SessionMsg,
+    ) -> Result<(), SessionMsg> {
+        let mut st = cell.lock();
+        if st.closed {
+            return Err(input);
+        }
+        match st.session.take() {
+            Some(session) if !st.running => {
+                st.running = true;
+                let pool_only = st.pool_only();
+                drop(st);
+                self.job(cell, ctx, Start::Resume(session, input.into()), pool_only);
+            }
+            other => {
+                st.session = other;
+                st.queue.push_back(input);
+            }
+        }
+        Ok(())
     }
 
     /// Starts a session for a LOGIN.
@@ -179,116 +202,105 @@ impl<B: Backend> Sessions<B> {
         let user = login.user.clone();
         if let Some(old) = self.map.get(&user)
             && !old.logging_out
-            && !old.queue.is_closed()
+            && !old.cell.is_finished()
             && !old.ctx.is_ended()
-            && old.legacy_name == login.legacy_name
+            && old.ctx.legacy_name() == login.legacy_name
         {
             tracing::info!(%user, "LOGIN for a user already logged in with that legacy name; ignored");
             return;
         }
-        let previous = self.map.remove(&user).map(|old| {
-            if old.logging_out {
-                tracing::debug!(%user, "LOGIN after LOGOUT: waits for the old session to end");
-            } else {
-                tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
-            }
-            // A second LOGOUT behind the first one is never taken.
-            let _ = old.queue.send(SessionMsg::Logout(
-                Box::new(proto::Logout {
+        let previous = match self.map.remove(&user) {
+            Some(old) => {
+                if old.logging_out {
+                    tracing::debug!(%user, "LOGIN after LOGOUT: waits for the old session to end");
+                } else {
+                    tracing::info!(%user, "LOGIN with another legacy name: ending the old session first");
+                }
+                // A second LOGOUT behind the first one is never taken.
+                let logout = proto::Logout {
                     user: user.clone(),
-                    legacy_name: old.legacy_name,
-                }),
-                false,
-            ));
-            old.task
-        });
+                    legacy_name: old.ctx.legacy_name().to_owned(),
+                };
+                let _ = self.dispatch(
+                    &old.cell,
+                    &old.ctx,
+                    SessionMsg::Logout(Box::new(logout), false),
+                );
+                old.cell.when_finished()
+            }
+            None => None,
+        };
         self.next_generation += 1;
-        let generation = self.next_generation;
-        let (queue, mut rx) = session_queue::queue();
         let span = tracing::info_span!("session", user = %user);
         let ctx = Ctx::new(
             user.clone(),
             login.legacy_name.clone(),
             self.backend.clone(),
-            span.clone(),
+            span,
         );
-        let ended_tx = self.ended_tx.clone();
-        let legacy_name = login.legacy_name.clone();
-        let session_ctx = ctx.clone();
-        // Boxed until the login handler takes it: the task of an idle
-        // session keeps no room for it.
-        let login = Box::new(login);
-        let task = self.pool.spawn(
-            async move {
-                if let Some(previous) = previous {
-                    let _ = previous.await;
-                }
-                run::<B>(&ctx, login, &mut rx).await;
-                ctx.end();
-                // Events queued behind a failed login or handler still get
-                // the answers Spectrum 2 waits for.
-                rx.close();
-                while let Some(msg) = rx.try_recv() {
-                    if let SessionMsg::Event(event, _) = msg {
-                        orphan(ctx.backend(), *event);
-                    }
-                }
-                let _ = ended_tx.send((ctx.user().to_owned(), generation));
-            }
-            .instrument(span),
-        );
+        let cell = Arc::new(Cell::logging_in(self.next_generation));
+        self.tally.started();
+        self.job(&cell, &ctx, Start::Login(Box::new(login), previous), false);
         self.map.insert(
             user,
             Entry {
-                queue,
-                queued: Arc::default(),
+                cell,
                 full_since: None,
-                task,
-                generation,
-                legacy_name,
                 logging_out: false,
-                ctx: session_ctx,
+                ctx,
             },
         );
     }
 
-    /// Queues an event for its user, within the limits; `cost` is its frame
-    /// length. An event always fits an empty queue, however large.
+    /// Gives an event to its user's session, within the limits; `cost` is
+    /// its frame length. An event always fits an empty queue, however
+    /// large; an event for a session at rest is not queued at all.
     pub(crate) fn route(&mut self, event: Event, cost: usize) -> Routed {
         let cost = cost + EVENT_OVERHEAD;
         let Some(entry) = event.user().and_then(|user| self.map.get_mut(user)) else {
             return Routed::NoSession(event);
         };
-        // A closed queue means the session task has ended.
-        if entry.queue.is_closed() {
-            return Routed::NoSession(event);
-        }
         // The answer to a question (`Ctx::ask`) skips the queue: the asker
         // may be the Login handler the queue waits for.
         let Some(event) = entry.ctx.prompts().answer(event) else {
             return Routed::Queued;
         };
-        let user_bytes = entry.queued.bytes.load(Ordering::Acquire);
-        if user_bytes == 0 {
+        let cell = Arc::clone(&entry.cell);
+        let mut st = cell.lock();
+        if st.closed {
+            return Routed::NoSession(event);
+        }
+        if !st.running
+            && let Some(session) = st.session.take()
+        {
+            st.running = true;
+            let pool_only = st.pool_only();
+            drop(st);
+            entry.full_since = None;
+            let ctx = entry.ctx.clone();
+            self.job(
+                &cell,
+                &ctx,
+                Start::Resume(session, Input::Event(event)),
+                pool_only,
+            );
+            return Routed::Queued;
+        }
+        if st.bytes == 0 {
             entry.full_since = None;
         }
-        if user_bytes > 0 && user_bytes + cost > self.limits.per_user {
-            let since = *entry.full_since.get_or_insert_with(std::time::Instant::now);
+        if st.bytes > 0 && st.bytes + cost > self.limits.per_user {
+            let since = *entry.full_since.get_or_insert_with(Instant::now);
             return Routed::UserFull(event, since);
         }
         let used = self.budget.used();
         if used > 0 && used + cost > self.limits.total {
             return Routed::TotalFull(event);
         }
-        entry.queued.bytes.fetch_add(cost, Ordering::AcqRel);
-        entry.queued.events.fetch_add(1, Ordering::AcqRel);
-        self.budget.used.fetch_add(cost, Ordering::AcqRel);
-        let ticket = Ticket {
-            cost,
-            user: Arc::clone(&entry.queued),
-            budget: Arc::clone(&self.budget),
-        };
-        let _ = entry.queue.send(SessionMsg::Event(Box::new(event), ticket));
+        st.bytes += cost;
+        let ticket = self.budget.take(cost);
+        st.queue
+            .push_back(SessionMsg::Event(Box::new(event), ticket));
         Routed::Queued
     }
 
@@ -296,7 +308,7 @@ impl<B: Backend> Sessions<B> {
     /// what we send, so handlers wait to send): it counts from now.
     pub(crate) fn not_stuck(&mut self, user: &str) {
         if let Some(entry) = self.map.get_mut(user) {
-            entry.full_since = Some(std::time::Instant::now());
+            entry.full_since = Some(Instant::now());
         }
     }
 
@@ -304,16 +316,21 @@ impl<B: Backend> Sessions<B> {
         self.limits
     }
 
-    /// Ends the session of a user whose handler does not keep up: its task
-    /// is stopped, its queued events are dropped (and counted in the log),
+    /// Ends the session of a user whose handler does not keep up: it is
+    /// stopped, its queued events are dropped (and counted in the log),
     /// and the user is told with DISCONNECTED. Spectrum 2 then logs the user
     /// out and, for this code, in again: a fresh session.
     pub(crate) fn evict(&mut self, user: &str) {
         let Some(entry) = self.map.remove(user) else {
             return;
         };
-        let events = entry.queued.events.load(Ordering::Acquire);
-        let bytes = entry.queued.bytes.load(Ordering::Acquire);
+        let bytes = entry.cell.lock().bytes;
+        let (queued, task, first) = entry.cell.close();
+        let events = queued
+            .iter()
+            .filter(|m| matches!(m, SessionMsg::Event(..)))
+            .count();
+        drop(queued);
         tracing::warn!(
             %user,
             queued_events = events,
@@ -323,7 +340,12 @@ impl<B: Backend> Sessions<B> {
              up for {:?}): session stopped, its queued events dropped, user disconnected",
             self.limits.stuck_after
         );
-        entry.task.abort();
+        if let Some(task) = task {
+            task.abort();
+        }
+        if first {
+            self.tally.over(None);
+        }
         entry.ctx.end();
         let ctx = entry.ctx;
         let text = format!(
@@ -344,66 +366,57 @@ impl<B: Backend> Sessions<B> {
 
     /// Queues the logout; false if the user has no session.
     pub(crate) fn logout(&mut self, logout: proto::Logout) -> bool {
-        match self.map.get_mut(&logout.user) {
-            Some(entry) => {
-                let queued = entry
-                    .queue
-                    .send(SessionMsg::Logout(Box::new(logout), false))
-                    .is_ok();
-                entry.logging_out |= queued;
-                queued
-            }
-            None => false,
-        }
-    }
-
-    /// Forgets a session that ended by itself, unless a newer one replaced it.
-    pub(crate) fn ended(&mut self, user: &str, generation: u64) {
-        if self
-            .map
-            .get(user)
-            .is_some_and(|e| e.generation == generation)
-        {
-            self.map.remove(user);
-        }
-    }
-
-    /// Logs every session out (after the events already queued) and waits
-    /// for them, at most `grace`; sessions still running are then aborted.
-    pub(crate) async fn shutdown(&mut self, grace: std::time::Duration) -> ShutdownReport {
-        let entries: Vec<(String, Entry)> = self.map.drain().collect();
-        let mut tasks = Vec::with_capacity(entries.len());
-        let mut ctxs = Vec::with_capacity(entries.len());
-        for (user, entry) in entries {
-            ctxs.push(entry.ctx);
-            let _ = entry.queue.send(SessionMsg::Logout(
-                Box::new(proto::Logout {
-                    user,
-                    legacy_name: entry.legacy_name,
-                }),
-                true,
-            ));
-            tasks.push(entry.task);
-        }
-        let total = tasks.len();
-        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
-        let mut abandoned = 0;
-        // One after the other, not `join_all`: with thousands of handles,
-        // join_all re-polls them after each task's cooperative budget runs
-        // out, and that cost grows with their number; awaiting in turn is
-        // linear (handles of sessions that ended meanwhile are ready).
-        let all_ended = async {
-            for task in tasks {
-                let _ = task.await;
-            }
+        let Some(entry) = self.map.get_mut(&logout.user) else {
+            return false;
         };
-        if tokio::time::timeout(grace, all_ended).await.is_err() {
-            abandoned = aborts.iter().filter(|a| !a.is_finished()).count();
-            for abort in aborts {
-                abort.abort();
+        let (cell, ctx) = (Arc::clone(&entry.cell), entry.ctx.clone());
+        let queued = self
+            .dispatch(&cell, &ctx, SessionMsg::Logout(Box::new(logout), false))
+            .is_ok();
+        if let Some(entry) = self.map.get_mut(ctx.user()) {
+            entry.logging_out |= queued;
+        }
+        queued
+    }
+
+    /// Forgets the sessions that ended by themselves, unless a newer one
+    /// replaced them.
+    pub(crate) fn forget_ended(&mut self) {
+        for (user, generation) in self.tally.take_ended() {
+            if self
+                .map
+                .get(&user)
+                .is_some_and(|e| e.cell.generation == generation)
+            {
+                self.map.remove(&user);
             }
-            // Tasks of abandoned sessions wait on `ctx.ended()` too.
-            for ctx in ctxs {
+        }
+    }
+
+    /// Logs every session out, after the events already queued, as jobs
+    /// are taken; then [`Sessions::live`] counts down to 0.
+    pub(crate) fn log_everyone_out(&mut self) {
+        self.leaving.reserve(self.map.len());
+        self.to_log_out.extend(self.map.drain());
+    }
+
+    /// Sessions not over yet.
+    pub(crate) fn live(&self) -> usize {
+        self.tally.live()
+    }
+
+    /// Stops the sessions still running after the grace period.
+    pub(crate) fn abandon(&mut self) -> ShutdownReport {
+        let total = self.leaving.len();
+        let mut abandoned = 0;
+        for (cell, ctx) in self.leaving.drain(..) {
+            let (_, task, first) = cell.close();
+            if first {
+                abandoned += 1;
+                if let Some(task) = task {
+                    task.abort();
+                }
+                // Tasks of abandoned sessions wait on `ctx.ended()` too.
                 ctx.end();
             }
         }
@@ -412,172 +425,4 @@ impl<B: Backend> Sessions<B> {
             abandoned,
         }
     }
-}
-
-/// Why a handler did not succeed.
-enum Failure {
-    Error(Error),
-    Panic(String),
-}
-
-impl Failure {
-    fn code_and_text(&self, during: &str) -> (ConnectionError, String) {
-        match self {
-            Failure::Error(e) => (e.code(), e.report()),
-            // A panic is a bug in this backend, like a crashed backend process;
-            // answer as Spectrum 2 does for those: OtherError, retried.
-            Failure::Panic(msg) => (
-                ConnectionError::OtherError,
-                format!("internal error in the backend while handling {during}: {msg}"),
-            ),
-        }
-    }
-}
-
-async fn guarded<T>(
-    fut: impl std::future::Future<Output = crate::Result<T>>,
-) -> Result<T, Failure> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Failure::Error(e)),
-        Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-text payload".to_owned())
-}
-
-async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
-    // Ended before the user is told: Spectrum 2 may answer with LOGOUT and a
-    // new LOGIN at once, and that LOGIN must start a new session, not be
-    // taken for a duplicate of this one.
-    ctx.end();
-    let (code, text) = failure.code_and_text(during);
-    if ctx.backend().outbox().is_closed() {
-        // The connection is gone (shutdown or a vanished main instance):
-        // a failed send is the expected end, and nobody can be told.
-        tracing::debug!("session ends with the connection: {text}");
-        return;
-    }
-    match failure {
-        Failure::Panic(_) => tracing::error!(code = code.as_str_name(), "{text}"),
-        Failure::Error(_) => tracing::warn!(code = code.as_str_name(), "session ends: {text}"),
-    }
-    if let Err(e) = ctx.disconnect(code, text).await {
-        tracing::warn!("could not send DISCONNECTED: {e}");
-    }
-}
-
-/// One session's life: login, events in order, logout.
-async fn run<B: Backend>(
-    ctx: &Ctx,
-    login: Box<proto::Login>,
-    rx: &mut session_queue::Receiver<SessionMsg>,
-) {
-    let legacy_name = login.legacy_name.clone();
-    let mut session = match guarded(Box::pin(B::login(ctx, *login))).await {
-        Ok(session) => session,
-        Err(failure) => {
-            Box::pin(disconnect(ctx, &failure, "LOGIN")).await;
-            return;
-        }
-    };
-    tracing::info!("logged in");
-    // Futures awaited once in a session's life are boxed: inline, they
-    // would size every idle session's task for them (about 0.7 KiB each).
-    if let Err(e) = Box::pin(ctx.connected()).await {
-        tracing::warn!("could not send CONNECTED: {e}");
-    }
-    let logout = loop {
-        match rx.recv().await {
-            Some(SessionMsg::Event(event, ticket)) => {
-                // Out of the queue: its memory is the handler's now.
-                drop(ticket);
-                let name = event.name();
-                tracing::debug!(event = name, "handling");
-                let event = match ctx.before_handler(*event).await {
-                    Ok(Some(event)) => event,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!(event = name, "could not answer: {e}");
-                        continue;
-                    }
-                };
-                let leaving = Ctx::leaving(&event);
-                let handled = guarded(Box::pin(session.handle(ctx, event))).await;
-                ctx.left(leaving);
-                if let Err(failure) = handled {
-                    Box::pin(disconnect(ctx, &failure, name)).await;
-                    if let Failure::Panic(_) = failure {
-                        // The session's state is unknown after a panic: drop it.
-                        return;
-                    }
-                    break (
-                        proto::Logout {
-                            user: ctx.user().to_owned(),
-                            legacy_name,
-                        },
-                        false,
-                    );
-                }
-            }
-            Some(SessionMsg::Logout(logout, shutdown)) => break (*logout, shutdown),
-            None => {
-                break (
-                    proto::Logout {
-                        user: ctx.user().to_owned(),
-                        legacy_name,
-                    },
-                    false,
-                );
-            }
-        }
-    };
-    let (logout, shutdown) = logout;
-    match guarded(Box::pin(session.logout(ctx, logout))).await {
-        Ok(()) if shutdown => tracing::debug!("logged out"),
-        Ok(()) => tracing::info!("logged out"),
-        Err(Failure::Error(e)) => tracing::warn!("logout handler failed: {e}"),
-        Err(Failure::Panic(msg)) => tracing::error!("logout handler panicked: {msg}"),
-    }
-}
-
-/// Answers an event for a user with no session, as Spectrum 2 expects: an
-/// empty vCard for a vCard request, an error presence for a room join.
-/// The answer is sent by a task of its own so the caller never waits.
-pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
-    match event.user() {
-        Some(user) => {
-            tracing::info!(%user, event = event.name(), "event for a user who is not logged in")
-        }
-        None => tracing::warn!(
-            event = event.name(),
-            "event names no user (RAW_XML without `from`); ignored"
-        ),
-    }
-    let reply = match event {
-        Event::VCard(req) => {
-            vcard_payload(req.user_name, req.buddy_name, req.id, VCardReply::default())
-        }
-        Event::JoinRoom(room) => reply::Participant::new(room.room, room.nickname)
-            .flag(proto::ParticipantFlag::RoomNotFound)
-            .left()
-            .status_message("you are not logged in to the legacy network")
-            .into_payload(&room.user_name),
-        _ => return,
-    };
-    let backend = backend.clone();
-    tokio::spawn(
-        async move {
-            if let Err(e) = backend.outbox().send(&reply).await {
-                tracing::warn!("could not answer: {e}");
-            }
-        }
-        .in_current_span(),
-    );
 }

@@ -1,7 +1,9 @@
 //! A handler that never yields (a busy loop, in a synchronous handler or in
-//! an `async` one without an `.await`) occupies its pool thread for good.
-//! With every pool thread taken that way, PING must still get its PONG:
-//! Spectrum 2 kills a backend that misses one.
+//! an `async` one without an `.await`) occupies its thread for good: the
+//! connection thread, which polls handlers inline, or a pool thread. With
+//! more such handlers than pool threads, and with one holding the
+//! connection thread, PING must still get its PONG and other users must
+//! still be served: Spectrum 2 kills a backend that misses one PONG.
 //!
 //! The only time bound is the harness's guard against a hang, and a bound
 //! far above the protocol's needs (2 s) on each PONG.
@@ -11,7 +13,8 @@ use std::time::Duration;
 
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, Payload};
-use spectrum_backend::testing::{MainInstance, spectrum_argv};
+
+mod common;
 
 /// Pool threads of the backend's runtime: each gets one spinning handler.
 const WORKERS: usize = 2;
@@ -60,33 +63,15 @@ impl Spinner {
 #[tokio::test]
 async fn handlers_that_never_yield_on_every_pool_thread_cannot_starve_pong()
 -> spectrum_backend::testing::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let args = spectrum_backend::Args::parse(spectrum_argv(port, 1, std::path::Path::new("s.cfg")))
-        .expect("args");
     // The backend as a process runs it: a multi-threaded pool, here of a
     // known size, on threads of its own.
-    let backend = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            spectrum_backend::Runtime::<Spinner>::new(args, spectrum_backend::Config::default())
-                .run(),
-        )
-    });
-    let mut main = MainInstance::accept_from(listener).await?;
-    main.handshake().await?;
+    let (mut main, backend) = common::on_own_runtime::<Spinner>(WORKERS).await?;
     let users = ["a@localhost", "b@localhost", "c@localhost"];
     for user in users {
         main.login(user, "x", "x").await?;
     }
-    // One spinning handler per pool thread, a synchronous one and an
-    // `async` one, and one more waiting behind them.
+    // More spinning handlers than pool threads, a synchronous one and
+    // `async` ones.
     main.send(Payload::Vcard(proto::VCard {
         user_name: users[0].into(),
         buddy_name: "bob".into(),
@@ -104,15 +89,18 @@ async fn handlers_that_never_yield_on_every_pool_thread_cannot_starve_pong()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Every pool thread is spinning: PING after PING is answered all the
-    // same, and no handler has replied meanwhile.
+    // At least as many handlers spin as there are pool threads: PING after
+    // PING is answered all the same, and no handler has replied meanwhile.
     for _ in 0..5 {
         let rtt = tokio::time::timeout(Duration::from_secs(2), main.ping())
             .await
             .expect("no PONG within 2 s while every pool thread spins")?;
         assert!(rtt < Duration::from_secs(2), "PONG after {rtt:?}");
     }
-    assert_eq!(SPINNING.load(Ordering::Acquire), WORKERS, "still spinning");
+    assert!(
+        SPINNING.load(Ordering::Acquire) >= WORKERS,
+        "still spinning"
+    );
     assert!(
         !main
             .unconsumed()

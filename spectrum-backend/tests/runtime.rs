@@ -1066,7 +1066,6 @@ async fn pong_does_not_wait_for_a_handler_that_blocks_its_thread()
 -> spectrum_backend::testing::Result<()> {
     use spectrum_backend::prelude::*;
     use spectrum_backend::proto::Payload;
-    use spectrum_backend::testing::{MainInstance, spectrum_argv};
 
     struct Blocking;
     #[backend]
@@ -1083,26 +1082,8 @@ async fn pong_does_not_wait_for_a_handler_that_blocks_its_thread()
         }
     }
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let args = spectrum_backend::Args::parse(spectrum_argv(port, 1, std::path::Path::new("b.cfg")))
-        .expect("args");
     // The backend's own process-like runtime: one worker, on another thread.
-    let backend = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            spectrum_backend::Runtime::<Blocking>::new(args, spectrum_backend::Config::default())
-                .run(),
-        )
-    });
-    let mut main = MainInstance::accept_from(listener).await?;
-    main.handshake().await?;
+    let (mut main, backend) = common::on_own_runtime::<Blocking>(1).await?;
     // Keep the only worker busy without a break: four users, three
     // blocking messages each. A reader or socket driven by that worker
     // would not see the PING until all of them are done.
