@@ -80,6 +80,22 @@
 //!
 //! Lines that are not UTF-8 are decoded lossily instead of ending the
 //! connection; `irc-proto` parses them.
+//!
+//! # Size, and what the framework does for it
+//!
+//! 1,497 lines of code (non-blank lines that are not comments, outside
+//! `#[cfg(test)]` items; tests/ not counted). 779 of them are features the
+//! first version of this example (before the author layer) did not have:
+//! TLS, CAP/SASL, presence and AWAY with WHO polls, contacts, WHOIS, LIST,
+//! gateway mode with several networks, CTCP answers, hostile-server
+//! bounds. At equal features that leaves 718 lines, against 981 then
+//! (26.8 % fewer), and it now reconnects, which it did not then. By
+//! concern, then and now: room, occupant and subject tracking 277 and 28
+//! (the session's room tracker); the reply vocabulary and its translator
+//! 110 and 0 (owned `reply` values); wire conventions (`room/nick`
+//! private messages) 39 and 10 (views, the tracker's private chats); the
+//! connection 184 and 210 (now with reconnect, keepalive and a server list,
+//! on the layer's `Link`, `Endpoints`, `Handshake` and `LinkReport`).
 
 mod network;
 mod presence;
