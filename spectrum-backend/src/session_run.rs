@@ -224,14 +224,21 @@ impl Failure {
     }
 }
 
-async fn guarded<T>(
+/// `fut`, with its error or panic as a [`Failure`].
+///
+/// Not an `async fn`: that one would hold `fut` twice (as its argument and
+/// as the future it awaits), and a handler's future is the largest part of
+/// a session's.
+fn guarded<T>(
     fut: impl std::future::Future<Output = crate::Result<T>>,
-) -> Result<T, Failure> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Failure::Error(e)),
-        Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
-    }
+) -> impl std::future::Future<Output = Result<T, Failure>> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(|outcome| match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Error(e)),
+            Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
+        })
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
