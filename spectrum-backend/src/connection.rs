@@ -30,6 +30,9 @@ use crate::{Config, RunError, stats};
 /// Within one read, replies are written after the first frame and then
 /// after every this many frames (and when the read is used up).
 const FLUSH_EVERY: usize = 64;
+/// Within one read, what has arrived since is read (for its PINGs) every
+/// this many frames: a PING waits for at most this many handlers.
+const READ_AHEAD_EVERY: usize = 16;
 /// Input read ahead in the middle of a read's frames (to answer its PINGs)
 /// only while less than this is waiting to be decoded.
 const READ_AHEAD: usize = 64 * 1024;
@@ -88,6 +91,8 @@ struct Core<B> {
     handled: usize,
     /// Write before handling the next frame.
     flush_due: bool,
+    /// Read ahead (see [`Core::read_ahead`]) before handling the next frame.
+    read_ahead_due: bool,
     /// Where, in the input, the frames not yet looked at for PINGs start.
     scanned: usize,
     /// PINGs answered when they were read, ahead of the frames in front of
@@ -183,6 +188,7 @@ fn start<B: Backend>(
         codec: FrameCodec::with_max_frame_length(settings.max_frame_length),
         handled: 0,
         flush_due: false,
+        read_ahead_due: false,
         scanned: 0,
         pongs_ahead: 0,
         out,
@@ -440,10 +446,11 @@ impl<B: Backend> Core<B> {
         self.retry_pending();
         if self.flush_due {
             self.flush_due = false;
-            if self.handled > 1 {
-                self.read_ahead();
-            }
             self.flush();
+        }
+        if self.read_ahead_due {
+            self.read_ahead_due = false;
+            self.read_ahead();
         }
         if self.pending.is_none() {
             let before = self.socket.input.len();
@@ -458,6 +465,7 @@ impl<B: Backend> Core<B> {
                     // must not wait for the whole burst.
                     self.handled += 1;
                     self.flush_due = self.handled % FLUSH_EVERY == 1;
+                    self.read_ahead_due = self.handled.is_multiple_of(READ_AHEAD_EVERY);
                     return self.frame(frame);
                 }
                 Ok(None) => {}
