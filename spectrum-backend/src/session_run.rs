@@ -162,13 +162,19 @@ async fn step<B: Backend>(ctx: &Ctx, mut session: B, input: Input) -> Option<B> 
     };
     let name = event.name();
     tracing::debug!(event = name, "handling");
-    let event = match ctx.before_handler(event).await {
-        Ok(Some(event)) => event,
-        Ok(None) => return Some(session),
-        Err(e) => {
-            tracing::warn!(event = name, "could not answer: {e}");
-            return Some(session);
+    // Only room joins and leaves have anything done before their handler:
+    // other events (every message) skip a move of the event in and out.
+    let event = if Ctx::tracks(&event) {
+        match ctx.before_handler(event).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return Some(session),
+            Err(e) => {
+                tracing::warn!(event = name, "could not answer: {e}");
+                return Some(session);
+            }
         }
+    } else {
+        event
     };
     let leaving = Ctx::leaving(&event);
     let handled = guarded(session.handle(ctx, event)).await;
