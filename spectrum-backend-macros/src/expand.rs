@@ -74,7 +74,9 @@ fn fallback(self_ty: &syn::Type, krate: &TokenStream) -> TokenStream {
 
 /// The call of the user's method: `Self::m(self?, ctx?, msg?)`, awaited when
 /// async. Its future is checked for `Send` at the method's name, so that a
-/// non-`Send` handler is reported there rather than at `#[backend]`.
+/// non-`Send` handler is reported there rather than at `#[backend]`. The
+/// binding ends before the await: held across it, it would be a second
+/// copy of the handler's future in the generated one.
 fn call(
     h: &Checked,
     receiver: Option<TokenStream>,
@@ -93,8 +95,8 @@ fn call(
         quote_spanned! {span=> {
             let __future = Self::#method(#(#args),*);
             let _: &dyn ::core::marker::Send = &__future;
-            __future.await
-        }}
+            __future
+        }.await}
     } else {
         quote_spanned!(span=> Self::#method(#(#args),*))
     }

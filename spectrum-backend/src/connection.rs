@@ -30,6 +30,12 @@ use crate::{Config, RunError, stats};
 /// Within one read, replies are written after the first frame and then
 /// after every this many frames (and when the read is used up).
 const FLUSH_EVERY: usize = 64;
+/// Within one read, what has arrived since is read (for its PINGs) every
+/// this many frames: a PING waits for at most this many handlers.
+const READ_AHEAD_EVERY: usize = 16;
+/// Input read ahead in the middle of a read's frames (to answer its PINGs)
+/// only while less than this is waiting to be decoded.
+const READ_AHEAD: usize = 64 * 1024;
 /// How often a paused reader looks again for room in the queues.
 const RETRY: Duration = Duration::from_millis(50);
 /// After the last frame is written at shutdown, how long input is still read
@@ -85,6 +91,13 @@ struct Core<B> {
     handled: usize,
     /// Write before handling the next frame.
     flush_due: bool,
+    /// Read ahead (see [`Core::read_ahead`]) before handling the next frame.
+    read_ahead_due: bool,
+    /// Where, in the input, the frames not yet looked at for PINGs start.
+    scanned: usize,
+    /// PINGs answered when they were read, ahead of the frames in front of
+    /// them, and not decoded yet.
+    pongs_ahead: usize,
     out: Outbox,
     inbox: Inbox,
     bell: Arc<Bell>,
@@ -175,6 +188,9 @@ fn start<B: Backend>(
         codec: FrameCodec::with_max_frame_length(settings.max_frame_length),
         handled: 0,
         flush_due: false,
+        read_ahead_due: false,
+        scanned: 0,
+        pongs_ahead: 0,
         out,
         inbox,
         bell,
@@ -432,14 +448,24 @@ impl<B: Backend> Core<B> {
             self.flush_due = false;
             self.flush();
         }
+        if self.read_ahead_due {
+            self.read_ahead_due = false;
+            self.read_ahead();
+        }
         if self.pending.is_none() {
-            match self.codec.decode(&mut self.socket.input) {
+            let before = self.socket.input.len();
+            let decoded = self.codec.decode(&mut self.socket.input);
+            self.scanned = self
+                .scanned
+                .saturating_sub(before - self.socket.input.len());
+            match decoded {
                 Ok(Some(frame)) => {
                     // The replies to the first frame of a read leave at once,
                     // then every FLUSH_EVERY frames: a burst's first answers
                     // must not wait for the whole burst.
                     self.handled += 1;
                     self.flush_due = self.handled % FLUSH_EVERY == 1;
+                    self.read_ahead_due = self.handled.is_multiple_of(READ_AHEAD_EVERY);
                     return self.frame(frame);
                 }
                 Ok(None) => {}
@@ -449,7 +475,10 @@ impl<B: Backend> Core<B> {
         self.flush();
         if self.pending.is_none() && self.socket.readable() {
             match self.socket.read() {
-                Ok(n) if n > 0 => self.handled = 0,
+                Ok(n) if n > 0 => {
+                    self.handled = 0;
+                    self.answer_pings_ahead();
+                }
                 Ok(_) => {
                     if !self.socket.input.is_empty() {
                         tracing::warn!(
@@ -472,6 +501,58 @@ impl<B: Backend> Core<B> {
             .is_some()
             .then(|| self.retry_at.min(self.socket.last_write + self.keepalive));
         self.sleep(deadline);
+    }
+
+    /// Answers the PINGs just read before the frames in front of them are
+    /// handled, and writes the PONGs at once: a read holds hundreds of
+    /// frames, and Spectrum 2 (and the figure of PONG under load) should not
+    /// wait for their handlers. A PING names no user, so answering it early
+    /// changes no user's order; its frame is skipped when it is decoded.
+    fn answer_pings_ahead(&mut self) {
+        let (pings, next) = self.codec.pings_ahead(&self.socket.input, self.scanned);
+        self.scanned = next;
+        if pings == 0 {
+            return;
+        }
+        self.announce();
+        for _ in 0..pings {
+            self.out.pong();
+        }
+        self.pongs_ahead += pings;
+        self.flush();
+    }
+
+    /// Reads, in the middle of a read's frames, what has arrived since, so
+    /// that a PING behind them is answered now rather than after all of
+    /// them; within [`READ_AHEAD`] bytes of undecoded input. The end of the
+    /// stream or an error is left to the read after these frames.
+    fn read_ahead(&mut self) {
+        if self.pending.is_some()
+            || !self.socket.readable()
+            || self.socket.input.len() >= READ_AHEAD
+        {
+            return;
+        }
+        if let Ok(n) = self.socket.read()
+            && n > 0
+        {
+            self.answer_pings_ahead();
+        }
+    }
+
+    /// Sets BACKEND_CONFIG as the writer's preface, once, before the first
+    /// PONG (as the reference backends do).
+    fn announce(&mut self) {
+        if self.announced {
+            return;
+        }
+        self.announced = true;
+        let payload = Payload::BackendConfig(proto::BackendConfig {
+            config: self.config_text.clone(),
+        });
+        if let Err(e) = self.out.preface(&payload) {
+            tracing::warn!("could not queue BACKEND_CONFIG: {e}");
+        }
     }
 
     fn read_failed(&mut self, e: std::io::Error) {
@@ -520,16 +601,7 @@ impl<B: Backend> Core<B> {
                 return;
             }
         };
-        if !self.announced {
-            // As the reference backends: once, before answering the first PING.
-            self.announced = true;
-            let payload = Payload::BackendConfig(proto::BackendConfig {
-                config: self.config_text.clone(),
-            });
-            if let Err(e) = self.out.preface(&payload) {
-                tracing::warn!("could not queue BACKEND_CONFIG: {e}");
-            }
-        }
+        self.announce();
         let type_number = wrapper.r#type;
         let len = wrapper.payload.as_ref().map_or(0, |p| p.len());
         let is_login = type_number == proto::MessageType::Login as i32;
@@ -550,6 +622,8 @@ impl<B: Backend> Core<B> {
         };
         tracing::debug!(kind = %proto::TypeNumber(type_number), len, "in");
         match payload {
+            // Answered when it was read (see `answer_pings_ahead`).
+            Payload::Ping if self.pongs_ahead > 0 => self.pongs_ahead -= 1,
             Payload::Ping => {
                 self.out.pong();
                 // At once, ahead of any reply still to come from this read.

@@ -180,6 +180,11 @@ impl Ctx {
         f(&mut rooms)
     }
 
+    /// Whether [`Ctx::before_handler`] has anything to do for `event`.
+    pub(crate) fn tracks(event: &Event) -> bool {
+        matches!(event, Event::JoinRoom(_) | Event::LeaveRoom(_))
+    }
+
     /// What the runtime does with an event before the author's handler.
     /// A JOIN_ROOM for a room the tracker knows as joined is Spectrum 2's
     /// replay after CONNECTED: answered from the tracker, the handler is not

@@ -191,27 +191,19 @@ impl Outbox {
         &self,
         mut queue: impl FnMut(&mut Queue) -> Result<(), SendError>,
     ) -> Result<(), SendError> {
+        // Almost every send finds room: it costs one lock, and no waiter is
+        // created and armed for it.
+        if let Some(done) = self.try_queue(&mut queue) {
+            return done;
+        }
         let mut waiting = None;
         loop {
             let room = self.shared.room.notified();
             let mut room = std::pin::pin!(room);
             // Registered before the check: room made after it wakes us.
             room.as_mut().enable();
-            {
-                let mut q = self.shared.lock();
-                if q.closing || q.gone {
-                    return Err(SendError::Closed);
-                }
-                if q.data.len() < DATA_LIMIT {
-                    let was_empty = q.data.is_empty();
-                    queue(&mut q)?;
-                    let wake = was_empty && !q.data.is_empty();
-                    drop(q);
-                    if wake {
-                        self.shared.wake.ring();
-                    }
-                    return Ok(());
-                }
+            if let Some(done) = self.try_queue(&mut queue) {
+                return done;
             }
             if waiting.is_none() {
                 self.shared.waiting.fetch_add(1, Ordering::AcqRel);
@@ -219,6 +211,31 @@ impl Outbox {
             }
             room.await;
         }
+    }
+
+    /// Runs `queue` on the locked queue if it has room (or fails if the
+    /// outbox is closed); `None` if it is full.
+    fn try_queue(
+        &self,
+        queue: &mut impl FnMut(&mut Queue) -> Result<(), SendError>,
+    ) -> Option<Result<(), SendError>> {
+        let mut q = self.shared.lock();
+        if q.closing || q.gone {
+            return Some(Err(SendError::Closed));
+        }
+        if q.data.len() >= DATA_LIMIT {
+            return None;
+        }
+        let was_empty = q.data.is_empty();
+        if let Err(e) = queue(&mut q) {
+            return Some(Err(e));
+        }
+        let wake = was_empty && !q.data.is_empty();
+        drop(q);
+        if wake {
+            self.shared.wake.ring();
+        }
+        Some(Ok(()))
     }
 
     /// Whether some sender is waiting because the main instance does not

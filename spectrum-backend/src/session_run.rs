@@ -162,13 +162,19 @@ async fn step<B: Backend>(ctx: &Ctx, mut session: B, input: Input) -> Option<B> 
     };
     let name = event.name();
     tracing::debug!(event = name, "handling");
-    let event = match ctx.before_handler(event).await {
-        Ok(Some(event)) => event,
-        Ok(None) => return Some(session),
-        Err(e) => {
-            tracing::warn!(event = name, "could not answer: {e}");
-            return Some(session);
+    // Only room joins and leaves have anything done before their handler:
+    // other events (every message) skip a move of the event in and out.
+    let event = if Ctx::tracks(&event) {
+        match ctx.before_handler(event).await {
+            Ok(Some(event)) => event,
+            Ok(None) => return Some(session),
+            Err(e) => {
+                tracing::warn!(event = name, "could not answer: {e}");
+                return Some(session);
+            }
         }
+    } else {
+        event
     };
     let leaving = Ctx::leaving(&event);
     let handled = guarded(session.handle(ctx, event)).await;
@@ -224,14 +230,21 @@ impl Failure {
     }
 }
 
-async fn guarded<T>(
+/// `fut`, with its error or panic as a [`Failure`].
+///
+/// Not an `async fn`: that one would hold `fut` twice (as its argument and
+/// as the future it awaits), and a handler's future is the largest part of
+/// a session's.
+fn guarded<T>(
     fut: impl std::future::Future<Output = crate::Result<T>>,
-) -> Result<T, Failure> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Failure::Error(e)),
-        Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
-    }
+) -> impl std::future::Future<Output = Result<T, Failure>> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(|outcome| match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Error(e)),
+            Err(panic) => Err(Failure::Panic(panic_message(&*panic))),
+        })
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {

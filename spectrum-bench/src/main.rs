@@ -80,6 +80,10 @@ enum Command {
         /// Messages in flight.
         #[arg(long, default_value_t = 256)]
         window: usize,
+        /// Also a PING every this many milliseconds, and the PONG round
+        /// trip printed (as in `all`: 1).
+        #[arg(long)]
+        ping_ms: Option<u64>,
     },
     /// Only the PONG-under-load measurement.
     Pong {
@@ -148,7 +152,11 @@ fn main() -> std::process::ExitCode {
                 users,
                 messages,
                 window,
-            }) => scenarios::echo(&kind, users.max(1), messages.max(1), window.max(1)).await,
+                ping_ms,
+            }) => {
+                let ping = ping_ms.map(|ms| std::time::Duration::from_millis(ms.max(1)));
+                scenarios::echo(&kind, users.max(1), messages.max(1), window.max(1), ping).await
+            }
             Some(Command::Pong { mode, pings }) => scenarios::pong(&mode, pings).await,
             Some(Command::Unread { messages }) => scenarios::unread(messages.max(1)).await,
             Some(Command::Shutdown { sessions }) => {

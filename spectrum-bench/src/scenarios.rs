@@ -243,11 +243,12 @@ pub(crate) async fn echo(
     users: usize,
     messages: usize,
     window: usize,
+    ping_every: Option<Duration>,
 ) -> Result<(), BoxError> {
     let mut backend = Backend::spawn(kind).await?;
     backend.login_all(users).await?;
     let mut wire = load::Wire::new(backend);
-    let run = load::echo(&mut wire, users, messages, window, None).await?;
+    let run = load::echo(&mut wire, users, messages, window, ping_every).await?;
     wire.into_backend().exit().await?;
     println!(
         "{kind}: {users} users, {messages} messages, {window} in flight: {:.0} msg/s, p50 {}, \
@@ -257,6 +258,9 @@ pub(crate) async fn echo(
         ms(run.p99),
         run.cpu_per_message.as_secs_f64() * 1e6
     );
+    if let Some(p99) = run.pong_p99 {
+        println!("{kind}: PONG round trip p99 {}", ms(p99));
+    }
     Ok(())
 }
 

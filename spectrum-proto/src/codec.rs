@@ -94,6 +94,46 @@ impl FrameCodec {
     }
 }
 
+impl FrameCodec {
+    /// Counts the PINGs among the frames of `src` from `from` on, without
+    /// decoding or consuming anything; returns the count and where the
+    /// first frame not looked at yet starts (beyond `src` while an oversize
+    /// frame is still arriving). `from` must be where a frame starts, as
+    /// the codec sees the stream: 0 for a buffer the codec has not started
+    /// on, or a position returned by the previous call, moved back by the
+    /// bytes decoded since.
+    ///
+    /// A reader answers these ahead of the frames in front of them (a PING
+    /// names no user, so no user's order changes), and then skips as many
+    /// PINGs when it decodes them. Only the form every writer sends (a body
+    /// of exactly type PING) is counted; any other PING is answered when
+    /// it is decoded. A corrupt length prefix ends the scan where it is.
+    pub fn pings_ahead(&self, src: &[u8], from: usize) -> (usize, usize) {
+        const PING: [u8; 2] = [TYPE_KEY, crate::MessageType::Ping as u8];
+        let ceiling = CORRUPT_FRAME_LENGTH.max(self.max_frame_length);
+        let (mut pings, mut at) = (0, from);
+        while let Some(header) = src
+            .get(at..)
+            .and_then(|rest| rest.first_chunk::<HEADER_LEN>())
+        {
+            let len = u32::from_be_bytes(*header) as usize;
+            if len > ceiling {
+                break;
+            }
+            if len == PING.len() {
+                match src.get(at + HEADER_LEN..at + HEADER_LEN + len) {
+                    Some(body) if body == PING => pings += 1,
+                    Some(_) => {}
+                    // Not all here yet: looked at again after the next read.
+                    None => break,
+                }
+            }
+            at += HEADER_LEN + len;
+        }
+        (pings, at)
+    }
+}
+
 impl Decoder for FrameCodec {
     type Item = Result<WrapperMessage, FrameError>;
     type Error = std::io::Error;
@@ -238,5 +278,52 @@ impl Encoder<&WrapperMessage> for FrameCodec {
         dst.put_u32(prefix);
         item.encode_raw(dst);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod pings_ahead {
+    use super::*;
+    use crate::MessageType;
+
+    fn frame(kind: MessageType, payload: Option<&[u8]>) -> BytesMut {
+        let mut buf = BytesMut::new();
+        let wrapper = WrapperMessage::new(kind, payload.map(Bytes::copy_from_slice));
+        FrameCodec::new()
+            .encode(wrapper, &mut buf)
+            .expect("encodes");
+        buf
+    }
+
+    #[test]
+    fn pings_behind_other_frames_are_counted_and_the_scan_resumes_where_it_stopped() {
+        let codec = FrameCodec::with_max_frame_length(64);
+        let mut stream = BytesMut::new();
+        stream.extend_from_slice(&frame(MessageType::ConvMessage, Some(b"hi")));
+        stream.extend_from_slice(&frame(MessageType::Ping, None));
+        // Oversize: skipped by the codec, and by the scan.
+        stream.extend_from_slice(&frame(MessageType::ConvMessage, Some(&[0; 100])));
+        stream.extend_from_slice(&frame(MessageType::Ping, None));
+        let ping = frame(MessageType::Ping, None);
+        let whole = stream.len();
+        stream.extend_from_slice(&ping[..5]);
+        assert_eq!(codec.pings_ahead(&stream, 0), (2, whole));
+        // The rest of the last PING arrives.
+        stream.extend_from_slice(&ping[5..]);
+        assert_eq!(codec.pings_ahead(&stream, whole), (1, stream.len()));
+        // Positions past the end (an oversize frame still arriving) wait.
+        assert_eq!(
+            codec.pings_ahead(&stream, stream.len() + 10),
+            (0, stream.len() + 10)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_prefix_ends_the_scan() {
+        let codec = FrameCodec::new();
+        let mut stream = BytesMut::new();
+        stream.extend_from_slice(&[0xff; 4]);
+        stream.extend_from_slice(&frame(MessageType::Ping, None));
+        assert_eq!(codec.pings_ahead(&stream, 0), (0, 0));
     }
 }
