@@ -46,7 +46,7 @@ mod room;
 
 use std::collections::BTreeMap;
 
-use spectrum_proto::{self as proto, ParticipantFlag, Payload, StatusType};
+use spectrum_proto::{self as proto, ParticipantFlag, Payload};
 
 use super::frames;
 pub use occupant::{Flags, Occupant};
@@ -283,9 +283,7 @@ impl Rooms {
         };
         let mut p = frames::participant(&self.names.user, &r.name, &r.requested);
         p.flag = flag.bit();
-        p.status = StatusType::StatusNone as i32;
-        p.status_message = Some(reason.to_owned());
-        vec![Payload::ParticipantChanged(p)]
+        vec![room::gone(p, reason)]
     }
 
     /// The complete occupant list of a joined room, as the network sends it
@@ -417,11 +415,9 @@ impl Rooms {
         };
         let names = &self.names;
         if names.same_nickname(nickname, &r.own.nickname) {
-            let mut p = r.own_participant(names);
-            p.status = StatusType::StatusNone as i32;
-            p.status_message = Some(reason.to_owned());
+            let frame = r.own_left(names, reason);
             self.remove(&key);
-            return vec![Payload::ParticipantChanged(p)];
+            return vec![frame];
         }
         match r.others.remove(&(names.fold_nickname)(nickname)) {
             Some(o) => vec![r.left(names, &o, reason)],

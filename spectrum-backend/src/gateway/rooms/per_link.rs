@@ -2,7 +2,7 @@
 //! connected to several networks at once, rooms named after theirs): like
 //! [`Rooms::connection_lost_where`], the others' rooms are left alone.
 
-use spectrum_proto::{Payload, StatusType};
+use spectrum_proto::Payload;
 
 use super::Rooms;
 
@@ -80,10 +80,7 @@ impl Rooms {
         let mut out = Vec::new();
         for key in gone {
             if let Some(r) = self.remove(&key) {
-                let mut p = r.own_participant(&self.names);
-                p.status = StatusType::StatusNone as i32;
-                p.status_message = Some(reason.to_owned());
-                out.push(Payload::ParticipantChanged(p));
+                out.push(r.own_left(&self.names, reason));
             }
         }
         out

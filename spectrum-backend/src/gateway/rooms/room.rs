@@ -63,10 +63,12 @@ impl Room {
     }
 
     pub(super) fn left(&self, names: &Names, o: &Occupant, reason: &str) -> Payload {
-        let mut p = self.participant(names, o);
-        p.status = StatusType::StatusNone as i32;
-        p.status_message = Some(reason.to_owned());
-        Payload::ParticipantChanged(p)
+        gone(self.participant(names, o), reason)
+    }
+
+    /// The user is out of the room (kicked, or its link gave up).
+    pub(super) fn own_left(&self, names: &Names, reason: &str) -> Payload {
+        gone(self.own_participant(names), reason)
     }
 
     /// The full answer to a JOIN_ROOM: the nickname change if the network
@@ -212,4 +214,11 @@ impl Room {
         }
         self.others.get(&(names.fold_nickname)(nickname))
     }
+}
+
+/// `p` as gone from the room: unavailable, with `reason` as the status text.
+pub(super) fn gone(mut p: proto::Participant, reason: &str) -> Payload {
+    p.status = StatusType::StatusNone as i32;
+    p.status_message = Some(reason.to_owned());
+    Payload::ParticipantChanged(p)
 }

@@ -1,4 +1,5 @@
 use super::*;
+use spectrum_proto::StatusType;
 
 const USER: &str = "alice@example.org";
 
