@@ -79,11 +79,7 @@ impl BackendCtx {
         &self,
     ) -> std::result::Result<crate::gateway::store::Store, crate::gateway::store::StoreError> {
         use crate::gateway::store::{Store, StoreError};
-        let mut slot = self
-            .shared
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = crate::locks::lock(&self.shared.store);
         if let Some(store) = &*slot {
             return Ok(store.clone());
         }
@@ -173,11 +169,7 @@ impl BackendCtx {
             // One step: the frame and its waiter are queued together, in the
             // same order for every caller, or not at all. The reader takes
             // answers under the same lock.
-            let mut queries = self
-                .shared
-                .queries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut queries = crate::locks::lock(&self.shared.queries);
             slot.put(frame);
             queries.push_back(tx);
         }
@@ -185,12 +177,7 @@ impl BackendCtx {
     }
 
     pub(crate) fn answer_query(&self, output: String) {
-        let waiting = self
-            .shared
-            .queries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
+        let waiting = crate::locks::lock(&self.shared.queries).pop_front();
         match waiting {
             Some(tx) => {
                 let _ = tx.send(output);

@@ -246,7 +246,7 @@ fn spawn_thread<B: Backend>(shared: Arc<Shared<B>>, epoch: u64) -> std::io::Resu
 
 impl<B> Shared<B> {
     fn lock(&self) -> MutexGuard<'_, Core<B>> {
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.core)
     }
 
     fn watch(&self) -> &Watch {

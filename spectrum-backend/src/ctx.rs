@@ -172,11 +172,7 @@ impl Ctx {
     /// # }
     /// ```
     pub fn with_rooms<T>(&self, f: impl FnOnce(&mut Rooms) -> T) -> T {
-        let mut rooms = self
-            .inner
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rooms = crate::locks::lock(&self.inner.rooms);
         f(&mut rooms)
     }
 
@@ -254,10 +250,7 @@ impl Ctx {
     }
 
     fn requested_rooms(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.inner
-            .requested_rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.inner.requested_rooms)
     }
 
     /// Takes over the receipt that the user's message `msg` asks for, if
@@ -282,11 +275,7 @@ impl Ctx {
         /// Receipts sent by a session's own tasks while no message with a
         /// receipt is handled pile up until the next one: bounded.
         const KEPT: usize = 64;
-        let mut handled = self
-            .inner
-            .receipts_handled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut handled = crate::locks::lock(&self.inner.receipts_handled);
         if handled.len() >= KEPT {
             handled.remove(0);
         }
@@ -296,11 +285,7 @@ impl Ctx {
     /// Whether the author took care of the receipt for `id`; forgets every
     /// recorded receipt (the handler that could record one has returned).
     pub(crate) fn take_receipt_handled(&self, id: &str) -> bool {
-        let mut handled = self
-            .inner
-            .receipts_handled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut handled = crate::locks::lock(&self.inner.receipts_handled);
         let found = handled.iter().any(|h| h == id);
         handled.clear();
         found

@@ -101,6 +101,7 @@ pub mod gateway;
 pub mod handler;
 mod inline;
 mod links;
+mod locks;
 mod logging;
 mod outbox;
 mod prompt;

@@ -97,7 +97,7 @@ pub(crate) fn channel(max_frame_length: usize, wake: Arc<Bell>) -> (Outbox, Inbo
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.queue)
     }
 }
 

@@ -101,8 +101,6 @@ impl Prompts {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, oneshot::Sender<String>)>> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.waiting)
     }
 }

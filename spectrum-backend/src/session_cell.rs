@@ -154,7 +154,7 @@ impl<B> Cell<B> {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<B>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.state)
     }
 
     /// The next queued input with `session`, or `session` put back to rest.

@@ -53,10 +53,7 @@ impl Tally {
     /// A session is over; `forget` names it for the connection's table.
     pub(crate) fn over(&self, forget: Option<(String, u64)>) {
         if let Some(ended) = forget {
-            self.ended
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(ended);
+            crate::locks::lock(&self.ended).push(ended);
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
         self.bell.ring();
@@ -64,7 +61,7 @@ impl Tally {
 
     /// The sessions that ended since the last call.
     pub(crate) fn take_ended(&self) -> Vec<(String, u64)> {
-        std::mem::take(&mut *self.ended.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *crate::locks::lock(&self.ended))
     }
 }
 

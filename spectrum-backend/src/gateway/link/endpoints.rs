@@ -1,7 +1,7 @@
 //! Several servers of one network, tried in turn by a link's connect step.
 
 use std::fmt::Display;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::ConnectionError;
@@ -126,6 +126,6 @@ impl<E: Clone + Display> Endpoints<E> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
         // The position is one assignment: never half-changed.
-        self.position.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::locks::lock(&self.position)
     }
 }

@@ -33,7 +33,7 @@
 mod error;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -121,7 +121,7 @@ impl Store {
     fn db(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent: every
         // change is a statement or a transaction of its own.
-        self.inner.db.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::locks::lock(&self.inner.db)
     }
 
     fn fail(&self, e: rusqlite::Error) -> StoreError {
