@@ -352,8 +352,8 @@ async fn a_lone_cr_ends_a_line() {
     drop(server.await.unwrap());
 }
 
-#[tokio::test]
-async fn close_writes_what_is_queued_first() {
+/// A link, up, to a server that records every byte until the link closes.
+async fn linked_to_a_recorder() -> (LineLink, tokio::task::JoinHandle<String>) {
     let (addr, server) = serve(|mut s| async move {
         let mut all = String::new();
         s.read_to_string(&mut all).await.unwrap();
@@ -362,6 +362,12 @@ async fn close_writes_what_is_queued_first() {
     .await;
     let mut link = tcp_link(settings(5), addr, 512);
     connected(&mut link).await;
+    (link, server)
+}
+
+#[tokio::test]
+async fn close_writes_what_is_queued_first() {
+    let (link, server) = linked_to_a_recorder().await;
     let sender = link.sender();
     sender.send("PRIVMSG bob :hi".to_owned()).await.unwrap();
     // A line with a line end inside is refused, not smuggled through.
@@ -705,14 +711,7 @@ async fn a_handshake_cut_short_is_retried_with_the_peer_named() {
 
 #[tokio::test]
 async fn a_sender_closes_the_link_after_what_is_queued() {
-    let (addr, server) = serve(|mut s| async move {
-        let mut all = String::new();
-        s.read_to_string(&mut all).await.unwrap();
-        all
-    })
-    .await;
-    let mut link = tcp_link(settings(5), addr, 512);
-    connected(&mut link).await;
+    let (mut link, server) = linked_to_a_recorder().await;
     let sender = link.sender();
     sender.send("QUIT :bye".to_owned()).await.unwrap();
     sender.close();
