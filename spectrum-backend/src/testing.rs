@@ -93,6 +93,40 @@ impl std::error::Error for Failure {}
 /// Harness result.
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
+/// Any test failure, shown as its text: for tests that mix harness steps
+/// with errors of their own (a legacy server's, I/O), all with `?`. A
+/// harness [`Failure`] keeps its transcript's layout.
+///
+/// ```
+/// use spectrum_backend::testing::{Report, TestResult};
+///
+/// fn parses() -> TestResult {
+///     let port: u16 = "6667".parse()?;
+///     assert_eq!(port, 6667);
+///     Ok(())
+/// }
+/// parses().unwrap();
+/// let failed: Report = "x".parse::<u16>().unwrap_err().into();
+/// assert_eq!(format!("{failed:?}"), "invalid digit found in string");
+/// ```
+pub struct Report(String);
+
+impl<E: std::fmt::Display> From<E> for Report {
+    fn from(e: E) -> Self {
+        Report(e.to_string())
+    }
+}
+
+// Tests print their error with `Debug`: the text as it is, not escaped.
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a test that uses [`Report`] returns.
+pub type TestResult<T = ()> = std::result::Result<T, Report>;
+
 /// One frame the main instance sent or received.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {

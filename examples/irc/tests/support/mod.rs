@@ -1,12 +1,11 @@
 //! Test support: a real ngircd on loopback, and a plain IRC client written
 //! with nothing but tokio line I/O (independent of the backend's IRC crate).
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod scripted;
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,23 +17,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// How long any expected IRC line may take; a guard, not a pace.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A test failure, shown as text (harness transcripts keep their layout).
-pub struct Report(String);
-
-impl<E: fmt::Display> From<E> for Report {
-    fn from(e: E) -> Self {
-        Report(e.to_string())
-    }
-}
-
-impl fmt::Debug for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a test returns.
-pub type TestResult = Result<(), Report>;
+pub use spectrum_backend::testing::{Report, TestResult};
 
 /// An ngircd process on 127.0.0.1, killed on drop.
 pub struct Ngircd {

@@ -5,27 +5,9 @@
 
 mod synapse;
 
-use std::fmt;
-
 pub use synapse::{SERVER_NAME, Synapse, free_port};
 
-/// A test failure, shown as text (harness transcripts keep their layout).
-pub struct Report(String);
-
-impl<E: fmt::Display> From<E> for Report {
-    fn from(e: E) -> Self {
-        Report(e.to_string())
-    }
-}
-
-impl fmt::Debug for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a test returns.
-pub type TestResult = Result<(), Report>;
+pub use spectrum_backend::testing::{Report, TestResult};
 
 use std::time::{Duration, Instant};
 
