@@ -27,12 +27,22 @@ use crate::socket::Socket;
 use crate::watchdog::Watch;
 use crate::{Config, RunError, stats};
 
-/// Within one read, replies are written after the first frame and then
-/// after every this many frames (and when the read is used up).
-const FLUSH_EVERY: usize = 64;
-/// Within one read, what has arrived since is read (for its PINGs) every
-/// this many frames: a PING waits for at most this many handlers.
-const READ_AHEAD_EVERY: usize = 16;
+/// Replies are written when the input read so far is used up, or once
+/// the first of them has waited this long behind the frames after it.
+///
+/// Time rather than a count of frames: writing after a fixed number of
+/// frames splits the replies to one read into several writes, and a main
+/// instance that sends as replies come back then sends in small pieces
+/// too, so both sides make more system calls per message for as long as
+/// the load lasts. A deadline writes once per read when frames are handled
+/// quickly, and still bounds the wait of the first reply to a long burst.
+const HOLD_REPLIES: Duration = Duration::from_micros(200);
+/// While frames are handled, what has arrived since is read (for its
+/// PINGs) this often: a PING waits about this long, whatever is in front.
+const READ_AHEAD_AFTER: Duration = Duration::from_micros(100);
+/// The clock is looked at every this many frames (a frame takes about a
+/// microsecond; the clock, a few dozen nanoseconds).
+const CLOCK_EVERY: usize = 4;
 /// Input read ahead in the middle of a read's frames (to answer its PINGs)
 /// only while less than this is waiting to be decoded.
 const READ_AHEAD: usize = 64 * 1024;
@@ -89,9 +99,14 @@ struct Core<B> {
     codec: FrameCodec,
     /// Frames handled since the last read.
     handled: usize,
+    /// When replies held since the last write must leave (see
+    /// [`HOLD_REPLIES`]).
+    flush_at: Instant,
+    /// When to read ahead (see [`Core::read_ahead`]) next.
+    read_ahead_at: Instant,
     /// Write before handling the next frame.
     flush_due: bool,
-    /// Read ahead (see [`Core::read_ahead`]) before handling the next frame.
+    /// Read ahead before handling the next frame.
     read_ahead_due: bool,
     /// Where, in the input, the frames not yet looked at for PINGs start.
     scanned: usize,
@@ -187,6 +202,8 @@ fn start<B: Backend>(
         socket,
         codec: FrameCodec::with_max_frame_length(settings.max_frame_length),
         handled: 0,
+        flush_at: now,
+        read_ahead_at: now,
         flush_due: false,
         read_ahead_due: false,
         scanned: 0,
@@ -447,6 +464,7 @@ impl<B: Backend> Core<B> {
         if self.flush_due {
             self.flush_due = false;
             self.flush();
+            self.flush_at = Instant::now() + HOLD_REPLIES;
         }
         if self.read_ahead_due {
             self.read_ahead_due = false;
@@ -460,12 +478,12 @@ impl<B: Backend> Core<B> {
                 .saturating_sub(before - self.socket.input.len());
             match decoded {
                 Ok(Some(frame)) => {
-                    // The replies to the first frame of a read leave at once,
-                    // then every FLUSH_EVERY frames: a burst's first answers
-                    // must not wait for the whole burst.
                     self.handled += 1;
-                    self.flush_due = self.handled % FLUSH_EVERY == 1;
-                    self.read_ahead_due = self.handled.is_multiple_of(READ_AHEAD_EVERY);
+                    if self.handled.is_multiple_of(CLOCK_EVERY) {
+                        let now = Instant::now();
+                        self.flush_due = now >= self.flush_at;
+                        self.read_ahead_due = now >= self.read_ahead_at;
+                    }
                     return self.frame(frame);
                 }
                 Ok(None) => {}
@@ -477,6 +495,9 @@ impl<B: Backend> Core<B> {
             match self.socket.read() {
                 Ok(n) if n > 0 => {
                     self.handled = 0;
+                    let now = Instant::now();
+                    self.flush_at = now + HOLD_REPLIES;
+                    self.read_ahead_at = now + READ_AHEAD_AFTER;
                     self.answer_pings_ahead();
                 }
                 Ok(_) => {
@@ -527,6 +548,7 @@ impl<B: Backend> Core<B> {
     /// them; within [`READ_AHEAD`] bytes of undecoded input. The end of the
     /// stream or an error is left to the read after these frames.
     fn read_ahead(&mut self) {
+        self.read_ahead_at = Instant::now() + READ_AHEAD_AFTER;
         if self.pending.is_some()
             || !self.socket.readable()
             || self.socket.input.len() >= READ_AHEAD
