@@ -280,6 +280,7 @@ fn connection_thread<B: Backend>(shared: &Shared<B>, epoch: u64) {
     let _span = shared.span.enter();
     let watch = shared.watch();
     let mut core = shared.lock();
+    watch.serving_here();
     loop {
         if watch.epoch() != epoch {
             // Replaced without having noticed in a handler (it returned

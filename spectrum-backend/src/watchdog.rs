@@ -20,6 +20,18 @@
 //! The watchdog looks every millisecond while handlers run inline and
 //! sleeps (parked) when none has for a while, so an idle backend costs no
 //! wake-ups.
+//!
+//! A poll past [`LIMIT`] is not always a handler holding the thread: on a
+//! busy machine the system may have preempted the connection thread in the
+//! middle of a poll of a few microseconds. Replacing it then helps nobody
+//! (the new thread needs a CPU as much as the old one) and costs much: a
+//! thread is started, and the session's handlers leave the connection
+//! thread for the pool for a while. On a two-CPU machine under echo load
+//! that happened about ten times a second. So, where the system says (on
+//! Linux), the thread is replaced only when it waits in a system call (a
+//! blocking handler) or has used [`TICK`] more CPU time within the same
+//! poll (a handler that does not yield); a thread that only waits for a
+//! CPU is left alone for up to [`PREEMPTED_LIMIT`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -31,6 +43,8 @@ pub(crate) const LIMIT: Duration = Duration::from_millis(2);
 const TICK: Duration = Duration::from_millis(1);
 /// Ticks without an inline poll before the watchdog parks.
 const IDLE_TICKS: u32 = 200;
+/// How long a poll may last while its thread only waits for a CPU.
+const PREEMPTED_LIMIT: Duration = Duration::from_millis(20);
 
 pub(crate) struct Watch {
     base: Instant,
@@ -38,6 +52,8 @@ pub(crate) struct Watch {
     /// plus one); 0 when none runs.
     started: AtomicU64,
     epoch: AtomicU64,
+    /// The system's id of the connection thread (0: unknown).
+    tid: AtomicU64,
     /// Threads replaced while in a handler, whose handler has not returned.
     held: AtomicUsize,
     parked: AtomicBool,
@@ -53,6 +69,7 @@ impl Watch {
             base: Instant::now(),
             started: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
+            tid: AtomicU64::new(0),
             held: AtomicUsize::new(0),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -68,6 +85,12 @@ impl Watch {
 
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Called by a connection thread as it starts serving: inline polls
+    /// from now on run on the calling thread.
+    pub(crate) fn serving_here(&self) {
+        self.tid.store(thread_load::current_tid(), Ordering::SeqCst);
     }
 
     /// Whether handlers should run on the pool rather than inline: while a
@@ -114,6 +137,9 @@ impl Watch {
     fn run(&self, replace: impl Fn(u64)) {
         let limit = LIMIT.as_nanos() as u64;
         let mut idle = 0;
+        // The poll past the limit being watched, and its thread's CPU time
+        // when the watchdog first looked.
+        let mut watched: Option<(u64, u64)> = None;
         while !self.stop.load(Ordering::SeqCst) {
             let started = self.started.load(Ordering::SeqCst);
             if started == 0 {
@@ -122,8 +148,11 @@ impl Watch {
                 idle = 0;
                 let epoch = self.epoch.load(Ordering::SeqCst);
                 let now = self.base.elapsed().as_nanos() as u64 + 1;
-                // The same poll still runs past the limit: replace its thread.
+                let elapsed = Duration::from_nanos(now.saturating_sub(started));
+                // The same poll still runs past the limit: replace its thread
+                // if a handler holds it.
                 if now.saturating_sub(started) > limit
+                    && self.held_by_handler(started, elapsed, &mut watched)
                     && self.started.load(Ordering::SeqCst) == started
                     && self
                         .epoch
@@ -138,6 +167,9 @@ impl Watch {
                     replace(epoch + 1);
                 }
             }
+            if watched.is_some_and(|(poll, _)| poll != self.started.load(Ordering::SeqCst)) {
+                watched = None;
+            }
             if idle > IDLE_TICKS {
                 self.parked.store(true, Ordering::SeqCst);
                 if self.started.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
@@ -149,5 +181,159 @@ impl Watch {
                 std::thread::sleep(TICK);
             }
         }
+    }
+
+    /// Whether the poll that started at `started` and has run for
+    /// `elapsed` (past [`LIMIT`]) holds its thread, rather than waiting
+    /// for a CPU; `watched` keeps what was seen of it at the first look.
+    fn held_by_handler(
+        &self,
+        started: u64,
+        elapsed: Duration,
+        watched: &mut Option<(u64, u64)>,
+    ) -> bool {
+        let tid = self.tid.load(Ordering::SeqCst);
+        let Some(load) = thread_load::read(tid) else {
+            return true;
+        };
+        let first_cpu = match *watched {
+            Some((poll, cpu)) if poll == started => cpu,
+            _ => {
+                *watched = Some((started, load.cpu_ns));
+                load.cpu_ns
+            }
+        };
+        held(&load, first_cpu, elapsed)
+    }
+}
+
+/// The rule of [`Watch::held_by_handler`]: `first_cpu` is the thread's CPU
+/// time at the first look at this poll.
+fn held(load: &thread_load::Load, first_cpu: u64, elapsed: Duration) -> bool {
+    !load.wants_cpu
+        || load.cpu_ns.saturating_sub(first_cpu) >= TICK.as_nanos() as u64
+        || elapsed >= PREEMPTED_LIMIT
+}
+
+/// What the system says of one of this process's threads.
+mod thread_load {
+    /// A thread's state, as far as the watchdog needs it.
+    pub(super) struct Load {
+        /// Running, or ready to run and waiting for a CPU; not waiting in
+        /// a system call.
+        pub(super) wants_cpu: bool,
+        /// CPU time the thread has had, in nanoseconds.
+        pub(super) cpu_ns: u64,
+    }
+
+    /// The calling thread's id for [`read`] (0 where unknown).
+    #[cfg(target_os = "linux")]
+    pub(super) fn current_tid() -> u64 {
+        // `/proc/thread-self` links to `<pid>/task/<tid>`.
+        std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|link| link.file_name()?.to_str()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// What `/proc` says of thread `tid`; `None` where it cannot tell.
+    #[cfg(target_os = "linux")]
+    pub(super) fn read(tid: u64) -> Option<Load> {
+        if tid == 0 {
+            return None;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+        let sched = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+        parse(&stat, &sched)
+    }
+
+    /// Reads a thread's `stat` and `schedstat` files.
+    pub(super) fn parse(stat: &str, schedstat: &str) -> Option<Load> {
+        // The state follows the name, which is in parentheses and may hold
+        // anything, parentheses included.
+        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+        let cpu_ns = schedstat.split_whitespace().next()?.parse().ok()?;
+        Some(Load {
+            wants_cpu: state == "R",
+            cpu_ns,
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn current_tid() -> u64 {
+        0
+    }
+
+    /// Elsewhere than on Linux the watchdog goes by time alone.
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn read(_tid: u64) -> Option<Load> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT_RUNNING: &str = "4242 (spectrum-io (x)) R 1 2 3 4 5 6 7";
+    const STAT_SLEEPING: &str = "4242 (spectrum-io) S 1 2 3 4 5 6 7";
+
+    #[test]
+    fn reads_the_state_after_a_name_with_parentheses_and_the_cpu_time() {
+        let load = thread_load::parse(STAT_RUNNING, "1500000 300 12\n").expect("parsed");
+        assert!(load.wants_cpu);
+        assert_eq!(load.cpu_ns, 1_500_000);
+        let load = thread_load::parse(STAT_SLEEPING, "7 0 1").expect("parsed");
+        assert!(!load.wants_cpu);
+        assert!(thread_load::parse("garbage", "7 0 1").is_none());
+        assert!(thread_load::parse(STAT_SLEEPING, "x").is_none());
+    }
+
+    #[test]
+    fn a_thread_that_waits_in_a_system_call_is_held() {
+        let load = thread_load::parse(STAT_SLEEPING, "1000 0 1").expect("parsed");
+        assert!(held(&load, 1000, LIMIT));
+    }
+
+    #[test]
+    fn a_thread_that_keeps_running_in_the_same_poll_is_held() {
+        let load = thread_load::parse(STAT_RUNNING, "3000000 0 1").expect("parsed");
+        assert!(held(&load, 1_000_000, LIMIT));
+    }
+
+    #[test]
+    fn a_thread_that_only_waits_for_a_cpu_is_left_alone_for_a_while() {
+        let load = thread_load::parse(STAT_RUNNING, "1200000 9000000 1").expect("parsed");
+        assert!(!held(&load, 1_000_000, LIMIT * 2));
+        assert!(held(&load, 1_000_000, PREEMPTED_LIMIT));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_system_describes_a_blocked_thread_and_a_running_one() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            let _ = tx.send(thread_load::current_tid());
+            let _ = go_rx.recv();
+        });
+        let tid = rx.recv().expect("tid");
+        assert_ne!(tid, 0);
+        // The thread now waits in `recv`.
+        let mut blocked = false;
+        for _ in 0..200 {
+            let load = thread_load::read(tid).expect("read");
+            if !load.wants_cpu {
+                blocked = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(blocked, "a thread blocked in recv was never seen waiting");
+        let _ = go_tx.send(());
+        let _ = sleeper.join();
+        let me = thread_load::read(thread_load::current_tid()).expect("read");
+        assert!(me.wants_cpu, "the reading thread runs");
+        assert!(me.cpu_ns > 0);
     }
 }
