@@ -47,10 +47,14 @@ const IDLE_TICKS: u32 = 200;
 const PREEMPTED_LIMIT: Duration = Duration::from_millis(20);
 
 pub(crate) struct Watch {
-    base: Instant,
-    /// When the inline poll running now started (nanoseconds since `base`,
-    /// plus one); 0 when none runs.
-    started: AtomicU64,
+    /// The number of the inline poll running now; 0 when none runs.
+    ///
+    /// A number, not a start time: reading the clock for every poll cost
+    /// more than the rest of the watch. The watchdog times a poll from when
+    /// it first sees it, which errs by at most a tick, on the long side.
+    running: AtomicU64,
+    /// Inline polls started so far.
+    polls: AtomicU64,
     epoch: AtomicU64,
     /// The system's id of the connection thread (0: unknown).
     tid: AtomicU64,
@@ -66,8 +70,8 @@ impl Watch {
     /// for that epoch.
     pub(crate) fn start(replace: impl Fn(u64) + Send + 'static) -> std::io::Result<Arc<Watch>> {
         let watch = Arc::new(Watch {
-            base: Instant::now(),
-            started: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             tid: AtomicU64::new(0),
             held: AtomicUsize::new(0),
@@ -109,15 +113,15 @@ impl Watch {
     /// its result, and whether this thread was replaced meanwhile (it is
     /// then no longer the connection thread).
     pub(crate) fn inline<T>(&self, epoch: u64, poll: impl FnOnce() -> T) -> (T, bool) {
-        let now = self.base.elapsed().as_nanos() as u64 + 1;
-        self.started.store(now, Ordering::SeqCst);
+        let number = self.polls.fetch_add(1, Ordering::Relaxed) + 1;
+        self.running.store(number, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst)
             && let Some(t) = self.thread.get()
         {
             t.unpark();
         }
         let out = poll();
-        self.started.store(0, Ordering::SeqCst);
+        self.running.store(0, Ordering::SeqCst);
         (out, self.epoch.load(Ordering::SeqCst) != epoch)
     }
 
@@ -135,25 +139,29 @@ impl Watch {
     }
 
     fn run(&self, replace: impl Fn(u64)) {
-        let limit = LIMIT.as_nanos() as u64;
         let mut idle = 0;
-        // The poll past the limit being watched, and its thread's CPU time
-        // when the watchdog first looked.
-        let mut watched: Option<(u64, u64)> = None;
+        let mut watched: Option<Watched> = None;
         while !self.stop.load(Ordering::SeqCst) {
-            let started = self.started.load(Ordering::SeqCst);
-            if started == 0 {
+            let running = self.running.load(Ordering::SeqCst);
+            if running == 0 {
                 idle += 1;
+                watched = None;
             } else {
                 idle = 0;
                 let epoch = self.epoch.load(Ordering::SeqCst);
-                let now = self.base.elapsed().as_nanos() as u64 + 1;
-                let elapsed = Duration::from_nanos(now.saturating_sub(started));
+                let poll = match &mut watched {
+                    Some(w) if w.poll == running => w,
+                    other => other.insert(Watched {
+                        poll: running,
+                        seen: Instant::now(),
+                        first_cpu: None,
+                    }),
+                };
                 // The same poll still runs past the limit: replace its thread
                 // if a handler holds it.
-                if now.saturating_sub(started) > limit
-                    && self.held_by_handler(started, elapsed, &mut watched)
-                    && self.started.load(Ordering::SeqCst) == started
+                if poll.seen.elapsed() >= LIMIT
+                    && self.held_by_handler(poll)
+                    && self.running.load(Ordering::SeqCst) == running
                     && self
                         .epoch
                         .compare_exchange(epoch, epoch + 1, Ordering::SeqCst, Ordering::SeqCst)
@@ -167,12 +175,9 @@ impl Watch {
                     replace(epoch + 1);
                 }
             }
-            if watched.is_some_and(|(poll, _)| poll != self.started.load(Ordering::SeqCst)) {
-                watched = None;
-            }
             if idle > IDLE_TICKS {
                 self.parked.store(true, Ordering::SeqCst);
-                if self.started.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
+                if self.running.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
                     std::thread::park();
                 }
                 self.parked.store(false, Ordering::SeqCst);
@@ -183,28 +188,25 @@ impl Watch {
         }
     }
 
-    /// Whether the poll that started at `started` and has run for
-    /// `elapsed` (past [`LIMIT`]) holds its thread, rather than waiting
-    /// for a CPU; `watched` keeps what was seen of it at the first look.
-    fn held_by_handler(
-        &self,
-        started: u64,
-        elapsed: Duration,
-        watched: &mut Option<(u64, u64)>,
-    ) -> bool {
+    /// Whether the poll `poll`, past [`LIMIT`], holds its thread rather
+    /// than waiting for a CPU.
+    fn held_by_handler(&self, poll: &mut Watched) -> bool {
         let tid = self.tid.load(Ordering::SeqCst);
         let Some(load) = thread_load::read(tid) else {
             return true;
         };
-        let first_cpu = match *watched {
-            Some((poll, cpu)) if poll == started => cpu,
-            _ => {
-                *watched = Some((started, load.cpu_ns));
-                load.cpu_ns
-            }
-        };
-        held(&load, first_cpu, elapsed)
+        let first_cpu = *poll.first_cpu.get_or_insert(load.cpu_ns);
+        held(&load, first_cpu, poll.seen.elapsed())
     }
+}
+
+/// What the watchdog knows of a poll it has seen running.
+struct Watched {
+    poll: u64,
+    /// When the watchdog first saw it (it started at most a tick before).
+    seen: Instant,
+    /// Its thread's CPU time at the first look past [`LIMIT`].
+    first_cpu: Option<u64>,
 }
 
 /// The rule of [`Watch::held_by_handler`]: `first_cpu` is the thread's CPU
