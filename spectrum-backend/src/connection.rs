@@ -664,10 +664,7 @@ impl<B: Backend> Core<B> {
                 tracing::info!(version = v.version, "main instance API version")
             }
             other => match into_event(other) {
-                Ok(event) => {
-                    self.pending = Some((event, len));
-                    self.retry_pending();
-                }
+                Ok(event) => self.route(event, len),
                 Err(_) => {
                     tracing::warn!(
                         kind = %proto::TypeNumber(type_number),
@@ -685,9 +682,14 @@ impl<B: Backend> Core<B> {
     /// instead: one slow handler may pause everyone, but not for longer than
     /// that.
     fn retry_pending(&mut self) {
-        let Some((event, len)) = self.pending.take() else {
-            return;
-        };
+        if let Some((event, len)) = self.pending.take() {
+            self.route(event, len);
+        }
+    }
+
+    /// Routes `event` (of frame length `len`), or keeps it as the pending
+    /// one (see [`Core::retry_pending`]).
+    fn route(&mut self, event: Event, len: usize) {
         let waiting = match self.sessions.route(event, len) {
             Routed::Queued => None,
             Routed::NoSession(event) => {

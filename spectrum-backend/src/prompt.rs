@@ -73,10 +73,18 @@ impl Prompts {
 
     /// Takes a message of the user that answers an open question; gives
     /// back any other event.
+    ///
+    /// Inlined so that, with no question open (every frame but a few),
+    /// the event is not moved in and out.
+    #[inline]
     pub(crate) fn answer(&self, event: Event) -> Option<Event> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Some(event);
         }
+        self.answer_open(event)
+    }
+
+    fn answer_open(&self, event: Event) -> Option<Event> {
         let Event::ConvMessage(msg) = event else {
             return Some(event);
         };

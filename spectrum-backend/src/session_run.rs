@@ -7,7 +7,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
@@ -30,6 +30,10 @@ use crate::session_cell::{Cell, Next, SessionMsg};
 pub(crate) struct Tally {
     live: AtomicUsize,
     ended: Mutex<Vec<(String, u64)>>,
+    /// Something was put in `ended` since it was last taken: the
+    /// connection looks after every frame, and a lock each time cost more
+    /// than routing the frame.
+    any_ended: AtomicBool,
     bell: Arc<Bell>,
 }
 
@@ -38,6 +42,7 @@ impl Tally {
         Tally {
             live: AtomicUsize::new(0),
             ended: Mutex::new(Vec::new()),
+            any_ended: AtomicBool::new(false),
             bell,
         }
     }
@@ -54,6 +59,7 @@ impl Tally {
     pub(crate) fn over(&self, forget: Option<(String, u64)>) {
         if let Some(ended) = forget {
             crate::locks::lock(&self.ended).push(ended);
+            self.any_ended.store(true, Ordering::Release);
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
         self.bell.ring();
@@ -61,6 +67,9 @@ impl Tally {
 
     /// The sessions that ended since the last call.
     pub(crate) fn take_ended(&self) -> Vec<(String, u64)> {
+        if !self.any_ended.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
         std::mem::take(&mut *crate::locks::lock(&self.ended))
     }
 }
@@ -91,44 +100,49 @@ impl From<SessionMsg> for Input {
 }
 
 /// Runs the session from `start` until it rests or ends.
-pub(crate) async fn drive<B: Backend>(
+///
+/// Not an `async fn`, for the reason given at [`step`].
+#[allow(clippy::manual_async_fn)] // see above: an `async fn` keeps its arguments twice
+pub(crate) fn drive<B: Backend>(
     cell: Arc<Cell<B>>,
     ctx: Ctx,
     start: Start<B>,
     tally: Arc<Tally>,
-) {
-    let mut session = match start {
-        Start::Login(login, previous) => {
-            if let Some(previous) = previous {
-                let _ = previous.await;
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let mut session = match start {
+            Start::Login(login, previous) => {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                Box::pin(login_flow(&ctx, *login)).await
             }
-            Box::pin(login_flow(&ctx, *login)).await
-        }
-        Start::Resume(session, input) => step(&ctx, session, input).await,
-    };
-    while let Some(s) = session {
-        match cell.next_or_rest(s) {
-            Next::Rested => return,
-            Next::Closed(_) => break,
-            Next::Input(s, msg) => {
-                // Polled inline, the rest runs on the pool: the connection
-                // thread goes back to the socket after one event.
-                to_pool().await;
-                session = step(&ctx, s, msg.into()).await;
+            Start::Resume(session, input) => step(&ctx, session, input).await,
+        };
+        while let Some(s) = session {
+            match cell.next_or_rest(s) {
+                Next::Rested => return,
+                Next::Closed(_) => break,
+                Next::Input(s, msg) => {
+                    // Polled inline, the rest runs on the pool: the connection
+                    // thread goes back to the socket after one event.
+                    to_pool().await;
+                    session = step(&ctx, s, msg.into()).await;
+                }
             }
         }
-    }
-    ctx.end();
-    let (queued, _, first) = cell.close();
-    // Events queued behind a failed login or handler still get the
-    // answers Spectrum 2 waits for.
-    for msg in queued {
-        if let SessionMsg::Event(event, _) = msg {
-            orphan(ctx.backend(), *event);
+        ctx.end();
+        let (queued, _, first) = cell.close();
+        // Events queued behind a failed login or handler still get the
+        // answers Spectrum 2 waits for.
+        for msg in queued {
+            if let SessionMsg::Event(event, _) = msg {
+                orphan(ctx.backend(), *event);
+            }
         }
-    }
-    if first {
-        tally.over(Some((ctx.user().to_owned(), cell.generation)));
+        if first {
+            tally.over(Some((ctx.user().to_owned(), cell.generation)));
+        }
     }
 }
 
@@ -149,33 +163,63 @@ async fn login_flow<B: Backend>(ctx: &Ctx, login: proto::Login) -> Option<B> {
 }
 
 /// Handles one input; the session if it goes on.
-async fn step<B: Backend>(ctx: &Ctx, mut session: B, input: Input) -> Option<B> {
-    let event = match input {
-        Input::Event(event) => event,
-        Input::Logout(logout, shutdown) => {
-            Box::pin(logout_flow(ctx, session, logout, shutdown)).await;
-            return None;
-        }
-    };
+///
+/// Not an `async fn`: its argument would be kept twice for the whole
+/// future (as the argument and as the local it is moved to), and the event
+/// a third time beside the handler's future, which holds it too; every
+/// copy is a move per event, and room in a future allocated per event.
+#[allow(clippy::manual_async_fn)] // see above: an `async fn` keeps its arguments twice
+fn step<B: Backend>(
+    ctx: &Ctx,
+    session: B,
+    input: Input,
+) -> impl std::future::Future<Output = Option<B>> + '_ {
+    async move {
+        let mut session = session;
+        let event = match input {
+            Input::Event(event) if Ctx::tracks(&event) => {
+                // Only room joins and leaves have anything done before their
+                // handler; boxed, as they are rare.
+                return Box::pin(tracked_step(ctx, session, event)).await;
+            }
+            Input::Event(event) => event,
+            Input::Logout(logout, shutdown) => {
+                Box::pin(logout_flow(ctx, session, logout, shutdown)).await;
+                return None;
+            }
+        };
+        let name = event.name();
+        tracing::debug!(event = name, "handling");
+        let handled = guarded(session.handle(ctx, event)).await;
+        handled_or_failed(ctx, session, handled, name).await
+    }
+}
+
+/// [`step`] for an event the runtime looks at before its handler.
+async fn tracked_step<B: Backend>(ctx: &Ctx, mut session: B, event: Event) -> Option<B> {
     let name = event.name();
     tracing::debug!(event = name, "handling");
-    // Only room joins and leaves have anything done before their handler:
-    // other events (every message) skip a move of the event in and out.
-    let event = if Ctx::tracks(&event) {
-        match ctx.before_handler(event).await {
-            Ok(Some(event)) => event,
-            Ok(None) => return Some(session),
-            Err(e) => {
-                tracing::warn!(event = name, "could not answer: {e}");
-                return Some(session);
-            }
+    let event = match ctx.before_handler(event).await {
+        Ok(Some(event)) => event,
+        Ok(None) => return Some(session),
+        Err(e) => {
+            tracing::warn!(event = name, "could not answer: {e}");
+            return Some(session);
         }
-    } else {
-        event
     };
     let leaving = Ctx::leaving(&event);
     let handled = guarded(session.handle(ctx, event)).await;
     ctx.left(leaving);
+    handled_or_failed(ctx, session, handled, name).await
+}
+
+/// The session after its handler for `name` returned `handled`.
+async fn handled_or_failed<B: Backend>(
+    ctx: &Ctx,
+    session: B,
+    handled: Result<(), Failure>,
+    name: &'static str,
+) -> Option<B> {
     match handled {
         Ok(()) => Some(session),
         // Boxed, as login and logout: the future of every event is
