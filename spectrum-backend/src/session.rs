@@ -141,6 +141,7 @@ impl<B: Backend> Sessions<B> {
         }
     }
 
+    #[inline(always)]
     fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
         // Written straight into its allocation: the future of a session is
         // as large as its largest handler's (kilobytes), and building it on
