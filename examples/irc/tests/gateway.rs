@@ -288,6 +288,15 @@ async fn a_gateway_network_given_up_ends_its_rooms_not_the_session() -> TestResu
     let room = format!("#lost%{network}");
     main.join_room(USER, &room, "alice", "").await?;
     gone.stop();
+    // A join the network will never answer: Spectrum 2 still gets one.
+    let late = format!("#late%{network}");
+    main.send(Payload::JoinRoom(proto::Room {
+        user_name: USER.into(),
+        nickname: "alice".into(),
+        room: late.clone(),
+        password: Some(String::new()),
+    }))
+    .await?;
     let left = main
         .expect("alice out of the room", |p| match p {
             Payload::ParticipantChanged(p) if p.room == room && p.nickname == "alice" => {
@@ -301,6 +310,20 @@ async fn a_gateway_network_given_up_ends_its_rooms_not_the_session() -> TestResu
     assert!(
         reason.contains(&network) && reason.contains("gave up"),
         "{reason}"
+    );
+    let refused = main
+        .expect("the late join refused", |p| match p {
+            Payload::ParticipantChanged(p) if p.room == late => Some(p.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(refused.nickname, "alice");
+    assert_ne!(refused.flag & ParticipantFlag::RoomNotFound.bit(), 0);
+    assert!(
+        refused
+            .status_message
+            .unwrap_or_default()
+            .contains("gave up")
     );
     let told = main
         .expect("news that the network is given up", |p| match p {

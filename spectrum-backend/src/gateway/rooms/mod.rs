@@ -281,9 +281,7 @@ impl Rooms {
         let Some(r) = self.remove(&self.key(room)) else {
             return Vec::new();
         };
-        let mut p = frames::participant(&self.names.user, &r.name, &r.requested);
-        p.flag = flag.bit();
-        vec![room::gone(p, reason)]
+        vec![r.refused(&self.names, flag, reason)]
     }
 
     /// The complete occupant list of a joined room, as the network sends it

@@ -2,7 +2,7 @@
 //! connected to several networks at once, rooms named after theirs): like
 //! [`Rooms::connection_lost_where`], the others' rooms are left alone.
 
-use spectrum_proto::Payload;
+use spectrum_proto::{ParticipantFlag, Payload};
 
 use super::Rooms;
 
@@ -51,9 +51,12 @@ impl Rooms {
         out
     }
 
-    /// The link of the rooms `on_link` accepts gave up: the user leaves
-    /// each joined one, `reason` as the status text, and they are
-    /// forgotten (Spectrum 2 shows the rooms as left).
+    /// The link of the rooms `on_link` accepts gave up, and they are
+    /// forgotten. Each room Spectrum 2 was shown as joined is left by the
+    /// user, `reason` as the status text (also one being joined again
+    /// after a lost connection); each join still waiting for the network
+    /// is refused with ROOM_NOT_FOUND and `reason` (Spectrum 2 waits for an
+    /// answer to it).
     ///
     /// ```
     /// # use spectrum_backend::gateway::rooms::{Occupant, Rooms};
@@ -74,14 +77,19 @@ impl Rooms {
         reason: &str,
     ) -> Vec<Payload> {
         let gone: Vec<String> = (self.rooms.iter())
-            .filter(|(_, r)| r.joined && on_link(&r.name))
+            .filter(|(_, r)| on_link(&r.name))
             .map(|(key, _)| key.clone())
             .collect();
         let mut out = Vec::new();
         for key in gone {
-            if let Some(r) = self.remove(&key) {
-                out.push(r.own_left(&self.names, reason));
-            }
+            let Some(r) = self.remove(&key) else {
+                continue;
+            };
+            out.push(if r.announced {
+                r.own_left(&self.names, reason)
+            } else {
+                r.refused(&self.names, ParticipantFlag::RoomNotFound, reason)
+            });
         }
         out
     }

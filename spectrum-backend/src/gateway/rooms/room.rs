@@ -71,6 +71,14 @@ impl Room {
         gone(self.own_participant(names), reason)
     }
 
+    /// The answer to a join the network did not grant: the requested
+    /// nickname with the error `flag`, `reason` as the text.
+    pub(super) fn refused(&self, names: &Names, flag: ParticipantFlag, reason: &str) -> Payload {
+        let mut p = frames::participant(&names.user, &self.name, &self.requested);
+        p.flag = flag.bit();
+        gone(p, reason)
+    }
+
     /// The full answer to a JOIN_ROOM: the nickname change if the network
     /// forced one, every other occupant, the user last, then the subject.
     pub(super) fn answer(&self, names: &Names) -> Vec<Payload> {

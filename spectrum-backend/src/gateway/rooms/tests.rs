@@ -627,3 +627,24 @@ fn a_link_gone_ends_its_rooms_only() {
     assert!(rooms.is_joined("#b%two"));
     assert!(rooms.link_gone_where(on_one, "again").is_empty());
 }
+
+#[test]
+fn a_link_gone_answers_its_joins_still_waiting_and_ends_rooms_being_joined_again() {
+    let mut rooms = two_networks();
+    // A join the network of `%one` has not answered yet, and `#a%one` being
+    // joined again after a lost connection.
+    rooms.join_requested(&request("#new%one", "alice"));
+    assert_eq!(rooms.connection_lost_where(on_one).len(), 2);
+    let not_found = ParticipantFlag::RoomNotFound.bit();
+    let mut frames = shown(&rooms.link_gone_where(on_one, "gave up"));
+    frames.sort();
+    assert_eq!(
+        frames,
+        [
+            format!("P #a%one alice {ME} 5"),
+            format!("P #new%one alice {not_found} 5"),
+        ]
+    );
+    assert!(rooms.name("#new%one").is_none() && rooms.name("#a%one").is_none());
+    assert!(rooms.is_joined("#b%two"));
+}
