@@ -25,6 +25,31 @@ impl Config {
         }
     }
 
+    /// [`Config::number`], refusing a value under `min` (a size that the
+    /// backend cannot work with).
+    ///
+    /// ```
+    /// # use spectrum_backend::Config;
+    /// let config = Config::parse("[service]\nbuffer = 65536\ntiny = 10\n").unwrap();
+    /// assert_eq!(config.number_at_least("service.buffer", 4096, 1024).unwrap(), 65536u64);
+    /// assert_eq!(config.number_at_least("service.absent", 4096, 1024).unwrap(), 4096u64);
+    /// assert!(config.number_at_least::<u64>("service.tiny", 4096, 1024).is_err());
+    /// ```
+    pub fn number_at_least<T: FromStr + PartialOrd + std::fmt::Display>(
+        &self,
+        key: &str,
+        default: T,
+        min: T,
+    ) -> Result<T> {
+        let n = self.number(key, default)?;
+        if n < min {
+            return Err(Error::invalid_settings(format!(
+                "{key} = {n} is too small: {min} at least"
+            )));
+        }
+        Ok(n)
+    }
+
     /// `key` as a boolean, spelled as [`Config::get_bool`] reads it, or
     /// `default` when the key is absent.
     ///

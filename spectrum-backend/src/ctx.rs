@@ -309,7 +309,7 @@ impl Ctx {
         }
     }
 
-    /// Sends a reply ([`reply`](crate::reply)) addressed to this user; a
+    /// Sends a reply ([`reply`]) addressed to this user; a
     /// [`Payload`] is sent as it is.
     pub async fn send(&self, reply: impl Reply) -> Result<()> {
         let payload = reply.into_payload(self.user());

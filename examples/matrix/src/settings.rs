@@ -22,19 +22,8 @@ impl Settings {
     /// `matrix.homeserver` if set; otherwise `https://` and the server name
     /// of the user's Matrix ID. A wrong setting is final (INVALID_SETTINGS).
     pub(crate) fn for_user(config: &Config, user: &str) -> Result<Self, Error> {
-        let max_response_bytes = match config.get("matrix.max_response_bytes") {
-            None => MAX_RESPONSE_BYTES,
-            Some(v) => v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1024)
-                .ok_or_else(|| {
-                    Error::invalid_settings(format!(
-                        "matrix.max_response_bytes = {v} is not a number of bytes (1024 or more)"
-                    ))
-                })?,
-        };
+        let max_response_bytes =
+            config.number_at_least("matrix.max_response_bytes", MAX_RESPONSE_BYTES, 1024)?;
         let homeserver = Self::homeserver(config, user)?;
         let attachment_hosts = config
             .get_all("matrix.attachment_hosts")
