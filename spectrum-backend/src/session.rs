@@ -157,7 +157,7 @@ impl<B: Backend> Sessions<B> {
         );
         self.jobs.push_back(Job {
             future: Box::into_pin(future),
-            span: ctx.span().clone(),
+            ctx: ctx.clone(),
             runs: Arc::clone(cell) as _,
             pool_only,
         });
