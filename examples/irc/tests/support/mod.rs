@@ -65,6 +65,47 @@ fn run(program: &Path, dir: &Path) -> Result<Child, String> {
         .map_err(|e| format!("cannot run {}: {e}", program.display()))
 }
 
+/// What ngircd printed so far in `dir`.
+fn log_in(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("ngircd.log")).unwrap_or_default()
+}
+
+/// How often the log in `dir` says the server listens on `port`.
+fn times_listening(dir: &Path, port: u16) -> usize {
+    let line = format!("Now listening on [127.0.0.1]:{port} ");
+    log_in(dir).matches(&line).count()
+}
+
+/// Waits until the log in `dir` says, for the `before + 1`-th time, that
+/// `child` listens on `port`.
+///
+/// The log, not a probe connection: a probe succeeds against another
+/// process that took the port, or against itself (a connection to a port
+/// nothing listens on may be given that port as its own).
+async fn wait_until_listening(
+    child: &mut Child,
+    dir: &Path,
+    port: u16,
+    before: usize,
+) -> Result<(), String> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("ngircd exited ({status}):\n{}", log_in(dir)));
+        }
+        if times_listening(dir, port) > before {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "ngircd does not listen on port {port} after {TIMEOUT:?}:\n{}",
+                log_in(dir)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Ngircd {
     /// Starts ngircd with a minimal config and waits until it accepts
     /// connections.
@@ -89,67 +130,63 @@ impl Ngircd {
             use std::os::unix::fs::PermissionsExt as _;
             let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
         }
-        let port = free_port()?;
-        let config = dir.path().join("ngircd.conf");
-        let text = format!(
-            "[Global]\n\
-             Name = irc.test.local\n\
-             Info = spectrum-backend test server\n\
-             AdminInfo1 = tests\nAdminInfo2 = tests\nAdminEMail = tests@irc.test.local\n\
-             Listen = 127.0.0.1\n\
-             Ports = {port}\n\
-             PidFile = {pid}\n\
-             MotdPhrase = test server\n\
-             [Limits]\n\
-             MaxNickLength = 30\n\
-             MaxConnectionsIP = 0\n\
-             # No flood penalties: the tests send quickly.\n\
-             MaxPenaltyTime = 0\n\
-             [Options]\n\
-             DNS = no\n\
-             Ident = no\n\
-             PAM = no\n\
-             {extra}",
-            pid = dir.path().join("ngircd.pid").display(),
-            extra = extra(dir.path()),
-        );
-        std::fs::write(&config, text).map_err(|e| format!("cannot write {config:?}: {e}"))?;
-        let child = run(&program, dir.path())?;
-        let mut server = Ngircd {
-            child,
-            port,
-            dir,
-            program,
-        };
-        server.wait_until_listening().await?;
-        Ok(server)
+        let extra = extra(dir.path());
+        // The port is free when picked, but another test's server (or any
+        // connection's ephemeral port) may take it before ngircd binds it:
+        // then ngircd exits, and another port is tried.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port()?;
+            let config = dir.path().join("ngircd.conf");
+            let text = format!(
+                "[Global]\n\
+                 Name = irc.test.local\n\
+                 Info = spectrum-backend test server\n\
+                 AdminInfo1 = tests\nAdminInfo2 = tests\nAdminEMail = tests@irc.test.local\n\
+                 Listen = 127.0.0.1\n\
+                 Ports = {port}\n\
+                 PidFile = {pid}\n\
+                 MotdPhrase = test server\n\
+                 [Limits]\n\
+                 MaxNickLength = 30\n\
+                 MaxConnectionsIP = 0\n\
+                 # No flood penalties: the tests send quickly.\n\
+                 MaxPenaltyTime = 0\n\
+                 [Options]\n\
+                 DNS = no\n\
+                 Ident = no\n\
+                 PAM = no\n\
+                 {extra}",
+                pid = dir.path().join("ngircd.pid").display(),
+            );
+            std::fs::write(&config, text).map_err(|e| format!("cannot write {config:?}: {e}"))?;
+            let mut child = run(&program, dir.path())?;
+            match wait_until_listening(&mut child, dir.path(), port, 0).await {
+                Ok(()) => {
+                    return Ok(Ngircd {
+                        child,
+                        port,
+                        dir,
+                        program,
+                    });
+                }
+                Err(e) if attempt >= 5 || !matches!(child.try_wait(), Ok(Some(_))) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(e);
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Starts the stopped server again, on the same port.
     pub async fn restart(&mut self) -> Result<(), String> {
         self.stop();
+        let before = times_listening(self.dir.path(), self.port);
         self.child = run(&self.program, self.dir.path())?;
-        self.wait_until_listening().await
-    }
-
-    async fn wait_until_listening(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("ngircd exited ({status}):\n{}", self.log()));
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "ngircd does not listen on port {} after {TIMEOUT:?}:\n{}",
-                    self.port,
-                    self.log()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_listening(&mut self.child, self.dir.path(), self.port, before).await
     }
 
     /// The server's port on 127.0.0.1.
@@ -164,7 +201,7 @@ impl Ngircd {
 
     /// What ngircd printed so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("ngircd.log")).unwrap_or_default()
+        log_in(self.dir.path())
     }
 
     /// Kills the server now (its clients lose their connections).
