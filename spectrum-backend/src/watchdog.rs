@@ -210,7 +210,8 @@ struct Watched {
 }
 
 /// The rule of [`Watch::held_by_handler`]: `first_cpu` is the thread's CPU
-/// time at the first look at this poll.
+/// time at the first look at this poll past [`LIMIT`], `elapsed` how long
+/// the watchdog has seen the poll run.
 fn held(load: &thread_load::Load, first_cpu: u64, elapsed: Duration) -> bool {
     !load.wants_cpu
         || load.cpu_ns.saturating_sub(first_cpu) >= TICK.as_nanos() as u64

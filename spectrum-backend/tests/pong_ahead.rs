@@ -67,8 +67,8 @@ async fn a_ping_behind_a_read_of_messages_is_answered_before_their_replies() -> 
             _ => {}
         }
     }
-    // Handled in turn, the PING would have waited for at least 192 of them
-    // (their replies are written every 64 frames).
+    // Handled in turn, the PING would have waited for all 200 of them, and
+    // its PONG would be written after their replies.
     assert!(
         echoes_before < 64,
         "{echoes_before} echoes came before the PONG"
