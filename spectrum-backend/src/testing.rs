@@ -166,6 +166,48 @@ pub fn describe(payload: &Payload) -> String {
     }
 }
 
+/// A room frame in a short form that tests can compare, or `None` for a
+/// frame about no room: `P room nick flags status [newname]` for
+/// PARTICIPANT_CHANGED, `N room nick` for ROOM_NICKNAME_CHANGED, `S room
+/// text by` for ROOM_SUBJECT_CHANGED. The flags are
+/// [`ParticipantFlag`] bits and the status a
+/// [`StatusType`](crate::StatusType) number.
+///
+/// ```
+/// use spectrum_backend::gateway::rooms::{Occupant, Rooms};
+/// use spectrum_backend::proto::Room;
+/// use spectrum_backend::testing::room_frame;
+///
+/// let mut rooms = Rooms::new("alice@example.org");
+/// let join = Room { room: "#rust".into(), nickname: "alice".into(), ..Room::default() };
+/// rooms.join_requested(&join);
+/// let frames = rooms.joined("#rust", "alice", [Occupant::new("bob").moderator()]);
+/// let shown: Vec<String> = frames.iter().filter_map(room_frame).collect();
+/// assert_eq!(shown, ["P #rust bob 1 0", "P #rust alice 16 0"]);
+/// ```
+pub fn room_frame(payload: &Payload) -> Option<String> {
+    Some(match payload {
+        Payload::ParticipantChanged(p) => format!(
+            "P {} {} {} {} {}",
+            p.room,
+            p.nickname,
+            p.flag,
+            p.status,
+            p.newname.as_deref().unwrap_or_default()
+        )
+        .trim_end()
+        .to_owned(),
+        Payload::RoomNicknameChanged(r) => format!("N {} {}", r.room, r.nickname),
+        Payload::RoomSubjectChanged(m) => format!(
+            "S {} {} {}",
+            m.buddy_name,
+            m.message,
+            m.nickname.as_deref().unwrap_or_default()
+        ),
+        _ => return None,
+    })
+}
+
 // One per harness: the size of the `Process` variant does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Peer {

@@ -633,25 +633,11 @@ mod tests {
                         ""
                     }
                 ),
-                Out::Frame(Payload::ParticipantChanged(p)) => format!(
-                    "P {} {} {} {} {}",
-                    p.room,
-                    p.nickname,
-                    p.flag,
-                    p.status,
-                    p.newname.as_deref().unwrap_or("")
-                )
-                .trim_end()
-                .to_owned(),
-                Out::Frame(Payload::RoomSubjectChanged(m)) => format!(
-                    "S {} {} {}",
-                    m.buddy_name,
-                    m.message,
-                    m.nickname.as_deref().unwrap_or_default()
-                ),
-                Out::Frame(Payload::RoomNicknameChanged(r)) => {
-                    format!("N {} {}", r.room, r.nickname)
-                }
+                Out::Frame(
+                    frame @ (Payload::ParticipantChanged(_)
+                    | Payload::RoomSubjectChanged(_)
+                    | Payload::RoomNicknameChanged(_)),
+                ) => spectrum_backend::testing::room_frame(frame).expect("a room frame"),
                 Out::Frame(Payload::BuddyTyping(b)) => format!("T {} yes", b.buddy_name),
                 Out::Frame(Payload::BuddyStoppedTyping(b)) => format!("T {} no", b.buddy_name),
                 Out::Frame(Payload::ConvMessageAck(m)) => {

@@ -12,38 +12,17 @@ fn request(room: &str, nickname: &str) -> proto::Room {
     }
 }
 
-/// A frame in a short form that tests can compare: `P room nick flags status
-/// newname`, `N room nick`, `S room text by`.
+/// A frame in the short form of [`crate::testing::room_frame`], checked to
+/// be addressed to [`USER`].
 fn show(frame: &Payload) -> String {
-    match frame {
-        Payload::ParticipantChanged(p) => {
-            assert_eq!(p.user_name, USER);
-            format!(
-                "P {} {} {} {} {}",
-                p.room,
-                p.nickname,
-                p.flag,
-                p.status,
-                p.newname.as_deref().unwrap_or("")
-            )
-            .trim_end()
-            .to_owned()
-        }
-        Payload::RoomNicknameChanged(r) => {
-            assert_eq!(r.user_name, USER);
-            format!("N {} {}", r.room, r.nickname)
-        }
-        Payload::RoomSubjectChanged(m) => {
-            assert_eq!(m.user_name, USER);
-            format!(
-                "S {} {} {}",
-                m.buddy_name,
-                m.message,
-                m.nickname.as_deref().unwrap_or("")
-            )
-        }
+    let user = match frame {
+        Payload::ParticipantChanged(p) => &p.user_name,
+        Payload::RoomNicknameChanged(r) => &r.user_name,
+        Payload::RoomSubjectChanged(m) => &m.user_name,
         other => panic!("unexpected frame {other:?}"),
-    }
+    };
+    assert_eq!(user, USER);
+    crate::testing::room_frame(frame).expect("a room frame")
 }
 
 fn shown(frames: &[Payload]) -> Vec<String> {
