@@ -351,12 +351,9 @@ impl<B: Backend> Core<B> {
                     tokio::spawn(async move {
                         use futures_util::FutureExt as _;
                         let result = std::panic::AssertUnwindSafe(B::exit(&backend)).catch_unwind();
-                        let result = result.await.map_err(|p| {
-                            p.downcast_ref::<&str>()
-                                .map(|s| (*s).to_owned())
-                                .or_else(|| p.downcast_ref::<String>().cloned())
-                                .unwrap_or_default()
-                        });
+                        let result = result
+                            .await
+                            .map_err(|p| crate::session_run::panic_message(&*p));
                         let _ = tx.send(result);
                         bell.ring();
                     });
