@@ -130,9 +130,7 @@ struct Core<B> {
     phase: Phase,
     signalled: Arc<std::sync::atomic::AtomicBool>,
     signals: Option<tokio::task::JoinHandle<()>>,
-    reason: &'static str,
     corrupt: Option<proto::CorruptStream>,
-    flushed: bool,
     stopping: Option<(Instant, usize)>,
     report: Option<crate::session::ShutdownReport>,
     done: Option<oneshot::Sender<Result<(), RunError>>>,
@@ -227,9 +225,7 @@ fn start<B: Backend>(
         phase: Phase::Serving,
         signalled,
         signals: Some(signals),
-        reason: "",
         corrupt: None,
-        flushed: false,
         stopping: None,
         report: None,
         done: Some(done),
@@ -398,15 +394,15 @@ impl<B: Backend> Core<B> {
                     self.phase = Phase::Done;
                 } else if self.socket.written() && self.inbox.is_empty() {
                     self.inbox.gone();
-                    self.flushed = self.socket.shutdown_write();
-                    if !self.flushed {
+                    let shut = self.socket.shutdown_write();
+                    if !shut {
                         tracing::warn!("could not shut the connection down for writing");
                     }
                     // Our side is shut for writing. Closing with unread input
                     // would make the kernel answer with RST, and the main
                     // instance could lose the frames just written: read (and
                     // drop) until it closes its side.
-                    self.phase = if self.flushed && self.corrupt.is_none() {
+                    self.phase = if shut && self.corrupt.is_none() {
                         Phase::Draining(Instant::now() + DRAIN_TIMEOUT)
                     } else {
                         Phase::Done
@@ -602,7 +598,6 @@ impl<B: Backend> Core<B> {
     }
 
     fn stop(&mut self, reason: &'static str) {
-        self.reason = reason;
         self.pending = None;
         self.sessions.budget().set_waiting(false);
         let count = self.sessions.len();
