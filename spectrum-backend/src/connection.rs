@@ -75,7 +75,7 @@ struct Shared<B> {
 
 /// An event waiting for room in the queues, while reading is paused, and
 /// its frame length.
-type Pending = (Event, usize);
+type Pending = (Box<Event>, usize);
 
 /// Where the connection is in its life.
 enum Phase {
@@ -655,8 +655,10 @@ impl<B: Backend> Core<B> {
             Payload::ApiVersion(v) => {
                 tracing::info!(version = v.version, "main instance API version")
             }
+            // Boxed once here: an event is a few hundred bytes, and it is
+            // moved a dozen times between here and its handler.
             other => match into_event(other) {
-                Ok(event) => self.route(event, len),
+                Ok(event) => self.route(Box::new(event), len),
                 Err(_) => {
                     tracing::warn!(
                         kind = %proto::TypeNumber(type_number),
@@ -681,11 +683,11 @@ impl<B: Backend> Core<B> {
 
     /// Routes `event` (of frame length `len`), or keeps it as the pending
     /// one (see [`Core::retry_pending`]).
-    fn route(&mut self, event: Event, len: usize) {
+    fn route(&mut self, event: Box<Event>, len: usize) {
         let waiting = match self.sessions.route(event, len) {
             Routed::Queued => None,
             Routed::NoSession(event) => {
-                crate::session::orphan(&self.backend, event);
+                crate::session::orphan(&self.backend, *event);
                 None
             }
             Routed::UserFull(event, _) if self.out.is_backed_up() => {
@@ -701,7 +703,7 @@ impl<B: Backend> Core<B> {
                 if let Some(user) = event.user().map(str::to_owned) {
                     self.sessions.evict(&user);
                 }
-                crate::session::orphan(&self.backend, event);
+                crate::session::orphan(&self.backend, *event);
                 None
             }
             Routed::UserFull(event, _) | Routed::TotalFull(event) => Some((event, len)),

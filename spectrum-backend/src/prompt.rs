@@ -77,15 +77,15 @@ impl Prompts {
     /// Inlined so that, with no question open (every frame but a few),
     /// the event is not moved in and out.
     #[inline]
-    pub(crate) fn answer(&self, event: Event) -> Option<Event> {
+    pub(crate) fn answer(&self, event: Box<Event>) -> Option<Box<Event>> {
         if self.open.load(Ordering::Acquire) == 0 {
             return Some(event);
         }
         self.answer_open(event)
     }
 
-    fn answer_open(&self, event: Event) -> Option<Event> {
-        let Event::ConvMessage(msg) = event else {
+    fn answer_open(&self, event: Box<Event>) -> Option<Box<Event>> {
+        let Event::ConvMessage(msg) = *event else {
             return Some(event);
         };
         let mut waiting = self.lock();
@@ -94,17 +94,16 @@ impl Prompts {
             .iter()
             .position(|(c, _)| c.eq_ignore_ascii_case(&msg.buddy_name))
         else {
-            return Some(Event::ConvMessage(msg));
+            return Some(Box::new(Event::ConvMessage(msg)));
         };
         let (_, tx) = waiting.swap_remove(at);
         self.open.store(waiting.len(), Ordering::Release);
         match tx.send(msg.message) {
             Ok(()) => None,
             // The asker is gone (timed out just now): an ordinary message.
-            Err(message) => Some(Event::ConvMessage(spectrum_proto::ConversationMessage {
-                message,
-                ..msg
-            })),
+            Err(message) => Some(Box::new(Event::ConvMessage(
+                spectrum_proto::ConversationMessage { message, ..msg },
+            ))),
         }
     }
 

@@ -55,13 +55,13 @@ pub(crate) enum Routed {
     /// Queued, or handed to a job (see [`Sessions::take_job`]).
     Queued,
     /// No session for its user: answer it as an orphan.
-    NoSession(Event),
+    NoSession(Box<Event>),
     /// The user's queue is full; the event is given back, with since when
     /// the queue has been full (not counting time the main instance held
     /// us back, see [`Sessions::not_stuck`]).
-    UserFull(Event, Instant),
+    UserFull(Box<Event>, Instant),
     /// Every session's queues together are full; the event is given back.
-    TotalFull(Event),
+    TotalFull(Box<Event>),
 }
 
 /// How a shutdown went, for its one summary line.
@@ -256,7 +256,7 @@ impl<B: Backend> Sessions<B> {
     /// Gives an event to its user's session, within the limits; `cost` is
     /// its frame length. An event always fits an empty queue, however
     /// large; an event for a session at rest is not queued at all.
-    pub(crate) fn route(&mut self, event: Event, cost: usize) -> Routed {
+    pub(crate) fn route(&mut self, event: Box<Event>, cost: usize) -> Routed {
         let cost = cost + EVENT_OVERHEAD;
         let Some(entry) = event.user().and_then(|user| self.map.get_mut(user)) else {
             return Routed::NoSession(event);
@@ -300,8 +300,7 @@ impl<B: Backend> Sessions<B> {
         }
         st.bytes += cost;
         let ticket = self.budget.take(cost);
-        st.queue
-            .push_back(SessionMsg::Event(Box::new(event), ticket));
+        st.queue.push_back(SessionMsg::Event(event, ticket));
         Routed::Queued
     }
 

@@ -87,7 +87,7 @@ pub(crate) enum Start<B> {
 
 /// One piece of a session's input.
 pub(crate) enum Input {
-    Event(Event),
+    Event(Box<Event>),
     /// The logout, and whether it is part of a shutdown.
     Logout(proto::Logout, bool),
 }
@@ -96,7 +96,7 @@ impl From<SessionMsg> for Input {
     fn from(msg: SessionMsg) -> Self {
         match msg {
             // Out of the queue: its memory is the handler's now.
-            SessionMsg::Event(event, _ticket) => Input::Event(*event),
+            SessionMsg::Event(event, _ticket) => Input::Event(event),
             SessionMsg::Logout(logout, shutdown) => Input::Logout(*logout, shutdown),
         }
     }
@@ -183,7 +183,7 @@ fn step<B: Backend>(
             Input::Event(event) if Ctx::tracks(&event) => {
                 // Only room joins and leaves have anything done before their
                 // handler; boxed, as they are rare.
-                return Box::pin(tracked_step(ctx, session, event)).await;
+                return Box::pin(tracked_step(ctx, session, *event)).await;
             }
             Input::Event(event) => event,
             Input::Logout(logout, shutdown) => {
@@ -193,7 +193,8 @@ fn step<B: Backend>(
         };
         let name = event.name();
         tracing::debug!(event = name, "handling");
-        let handled = guarded(session.handle(ctx, event)).await;
+        // Unboxed into the handler's future: the one move it costs.
+        let handled = guarded(session.handle(ctx, *event)).await;
         handled_or_failed(ctx, session, handled, name).await
     }
 }
