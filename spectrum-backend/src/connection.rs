@@ -541,12 +541,13 @@ impl<B: Backend> Core<B> {
     /// that a PING behind them is answered now rather than after all of
     /// them; within [`READ_AHEAD`] bytes of undecoded input. The end of the
     /// stream or an error is left to the read after these frames.
+    ///
+    /// Tried whatever the socket was last known to be: readiness is only
+    /// learnt while the thread waits, and it does not wait in the middle
+    /// of a read's frames.
     fn read_ahead(&mut self) {
         self.read_ahead_at = Instant::now() + READ_AHEAD_AFTER;
-        if self.pending.is_some()
-            || !self.socket.readable()
-            || self.socket.input.len() >= READ_AHEAD
-        {
+        if self.pending.is_some() || self.socket.input.len() >= READ_AHEAD {
             return;
         }
         if let Ok(n) = self.socket.read()
