@@ -16,7 +16,7 @@ use crate::gateway::rooms::{JoinAction, Occupant, Rooms};
 use crate::outbox::Outbox;
 use crate::prompt::Prompts;
 use crate::reply::{self, Reply};
-use crate::{Config, Result};
+use crate::{Config, Error, Result, Sending};
 
 /// Where the outbox logs each frame it writes (its module path).
 const OUTBOX_LOG_TARGET: &str = "spectrum_backend::outbox";
@@ -295,9 +295,28 @@ impl Ctx {
         self.inner.backend.outbox()
     }
 
+    /// Queues `payloads` to be written together if the outbox has room
+    /// now (`None` if it is full), in the session's span whatever task
+    /// calls it.
+    pub(crate) fn try_write_all(&self, payloads: &[Payload]) -> Option<Result<()>> {
+        let _span = tracing::enabled!(target: OUTBOX_LOG_TARGET, tracing::Level::DEBUG)
+            .then(|| self.inner.span.enter());
+        Some(self.out().try_send_all(payloads)?.map_err(Error::from))
+    }
+
     /// Queues frames to be written together, in the session's span whatever
-    /// task calls it.
-    async fn write_all(&self, payloads: &[Payload]) -> Result<()> {
+    /// task calls it; waits while the outbox is full.
+    ///
+    /// The wait is boxed: it is rare, and its future would otherwise make
+    /// the future of every handler that sends anything larger.
+    pub(crate) async fn write_all(&self, payloads: &[Payload]) -> Result<()> {
+        match self.try_write_all(payloads) {
+            Some(done) => done,
+            None => Box::pin(self.wait_to_write_all(payloads)).await,
+        }
+    }
+
+    async fn wait_to_write_all(&self, payloads: &[Payload]) -> Result<()> {
         let send = self.out().send_all(payloads);
         // The span only labels the outbox's `out` lines. Cloning, entering
         // and leaving it cost more than encoding a message, so it is done
@@ -310,10 +329,10 @@ impl Ctx {
     }
 
     /// Sends a reply ([`reply`]) addressed to this user; a
-    /// [`Payload`] is sent as it is.
-    pub async fn send(&self, reply: impl Reply) -> Result<()> {
-        let payload = reply.into_payload(self.user());
-        self.write_all(std::slice::from_ref(&payload)).await
+    /// [`Payload`] is sent as it is. Await it: it waits while the main
+    /// instance does not read what the backend writes.
+    pub fn send<R: Reply>(&self, reply: R) -> Sending<'_, R> {
+        Sending::new(self, reply)
     }
 
     /// Sends replies together, in one write: a roster, a room's occupants,
@@ -447,14 +466,19 @@ impl Ctx {
         self.bind(reply::Attention::new(buddy, text))
     }
 
-    pub(crate) async fn send_vcard(&self, id: i32, buddy: &str, reply: VCardReply) -> Result<()> {
+    /// The answer to a vCard request; built now, sent when awaited.
+    pub(crate) fn send_vcard(
+        &self,
+        id: i32,
+        buddy: &str,
+        reply: VCardReply,
+    ) -> Sending<'_, Payload> {
         self.send(vcard_payload(
             self.user().to_owned(),
             buddy.to_owned(),
             id,
             reply,
         ))
-        .await
     }
 
     /// PARTICIPANT_CHANGED: an occupant of `room` appeared or changed. Await
@@ -593,17 +617,17 @@ impl<'a, R: Reply + 'a> Bound<'a, R> {
     }
 
     /// Sends it; the same as awaiting it.
-    pub async fn send(self) -> Result<()> {
-        self.ctx.send(self.reply).await
+    pub fn send(self) -> Sending<'a, R> {
+        self.ctx.send(self.reply)
     }
 }
 
 impl<'a, R: Reply + 'a> std::future::IntoFuture for Bound<'a, R> {
     type Output = Result<()>;
-    type IntoFuture = futures_util::future::BoxFuture<'a, Result<()>>;
+    type IntoFuture = Sending<'a, R>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
+        self.send()
     }
 }
 

@@ -9,6 +9,10 @@
 //! [`ParticipantChanged`]...) exist too, so that `#[on(Connected)]` is
 //! refused with the reply helper to call instead.
 
+use std::future::Future;
+
+use futures_util::future::Either;
+
 use crate::ctx::{Ctx, VCardReply};
 use crate::events::payload_types;
 use crate::events::{Event, EventKind};
@@ -42,8 +46,12 @@ macro_rules! markers {
                         other => Err(other),
                     }
                 }
-                async fn finish(ctx: &Ctx, receipt: Option<Receipt>, _output: ()) -> crate::Result<()> {
-                    send_receipt(ctx, receipt).await
+                fn finish(
+                    ctx: &Ctx,
+                    receipt: Option<Receipt>,
+                    _output: (),
+                ) -> impl Future<Output = crate::Result<()>> + Send {
+                    send_receipt(ctx, receipt)
                 }
             }
 
@@ -123,8 +131,12 @@ impl Incoming for VCard {
             other => Err(other),
         }
     }
-    async fn finish(ctx: &Ctx, (id, buddy): (i32, String), reply: VCardReply) -> crate::Result<()> {
-        ctx.send_vcard(id, &buddy, reply).await
+    fn finish(
+        ctx: &Ctx,
+        (id, buddy): (i32, String),
+        reply: VCardReply,
+    ) -> impl Future<Output = crate::Result<()>> + Send {
+        ctx.send_vcard(id, &buddy, reply)
     }
 }
 
@@ -156,10 +168,17 @@ impl AsksReceipt for payload_types::String {}
 
 /// After a handler succeeded: the receipt the message asked for, unless the
 /// handler sent or deferred it.
-async fn send_receipt(ctx: &Ctx, receipt: Option<Receipt>) -> crate::Result<()> {
+///
+/// Not an `async fn`, nor are the `finish` methods that return it: their
+/// futures sit in every handler's, and an `async fn` keeps its arguments
+/// beside what it awaits.
+fn send_receipt(
+    ctx: &Ctx,
+    receipt: Option<Receipt>,
+) -> impl Future<Output = crate::Result<()>> + Send + '_ {
     match receipt {
-        Some(r) if !ctx.take_receipt_handled(r.id()) => ctx.send(r).await,
-        _ => Ok(()),
+        Some(r) if !ctx.take_receipt_handled(r.id()) => Either::Left(ctx.send(r)),
+        _ => Either::Right(std::future::ready(Ok(()))),
     }
 }
 

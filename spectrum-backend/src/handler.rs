@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use futures_util::future::Either;
+
 use spectrum_proto as proto;
 
 use crate::events::{Event, EventKind};
@@ -166,15 +168,19 @@ impl<E: Into<Error>> FromHandlerError<E> for Error {
 /// What happens to an event a backend has no handler for: a vCard request
 /// is answered with an empty vCard (Spectrum 2 waits 40 s for an answer
 /// otherwise); anything else is logged and dropped.
-pub async fn unhandled(ctx: &Ctx, event: Event) -> Result<()> {
+///
+/// The answer is built (and the event logged) when this is called; it is
+/// sent when the future is awaited. Not an `async fn`, so that its future,
+/// which sits in every `#[backend]`'s handler future, does not keep the
+/// event beside the answer.
+pub fn unhandled(ctx: &Ctx, event: Event) -> impl Future<Output = Result<()>> + Send + '_ {
     match event {
         Event::VCard(req) => {
-            ctx.send_vcard(req.id, &req.buddy_name, VCardReply::default())
-                .await
+            Either::Left(ctx.send_vcard(req.id, &req.buddy_name, VCardReply::default()))
         }
         other => {
             tracing::debug!(event = other.name(), "no handler for this event; ignored");
-            Ok(())
+            Either::Right(std::future::ready(Ok(())))
         }
     }
 }

@@ -107,6 +107,7 @@ mod outbox;
 mod prompt;
 pub mod reply;
 mod runtime;
+mod sending;
 mod session;
 mod session_cell;
 mod session_run;
@@ -139,6 +140,7 @@ pub use runtime::{
     DEFAULT_INPUT_PER_USER, DEFAULT_INPUT_TOTAL, DEFAULT_KEEPALIVE, DEFAULT_STUCK_AFTER, Runtime,
     exit_with, main,
 };
+pub use sending::Sending;
 pub use spectrum_backend_macros::{backend, on};
 pub use spectrum_proto as proto;
 

@@ -168,15 +168,24 @@ impl Outbox {
     /// Queues frames to be written together, in order: all of them or, if
     /// one cannot be encoded, none.
     pub(crate) async fn send_all(&self, payloads: &[Payload]) -> Result<(), SendError> {
-        self.wait_for_room(|queue| {
-            let before = queue.data.len();
-            let encoded = self.encode(payloads, &mut queue.data);
-            if encoded.is_err() {
-                queue.data.truncate(before);
-            }
-            encoded
-        })
-        .await
+        self.wait_for_room(|queue| self.put_all(payloads, queue))
+            .await
+    }
+
+    /// [`Outbox::send_all`] if there is room now; `None` if the queue is
+    /// full.
+    pub(crate) fn try_send_all(&self, payloads: &[Payload]) -> Option<Result<(), SendError>> {
+        self.try_queue(&mut |queue: &mut Queue| self.put_all(payloads, queue))
+    }
+
+    /// Encodes `payloads` at the end of `queue`: all of them, or none.
+    fn put_all(&self, payloads: &[Payload], queue: &mut Queue) -> Result<(), SendError> {
+        let before = queue.data.len();
+        let encoded = self.encode(payloads, &mut queue.data);
+        if encoded.is_err() {
+            queue.data.truncate(before);
+        }
+        encoded
     }
 
     /// Waits for room in the queue.
