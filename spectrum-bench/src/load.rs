@@ -142,11 +142,15 @@ fn parse_index(text: &[u8]) -> Option<usize> {
 
 /// What one load run measured.
 pub(crate) struct LoadRun {
+    /// Echo requests sent (and answered).
+    pub(crate) messages: usize,
     pub(crate) per_second: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     /// PONG round trips, when PINGs were interleaved.
     pub(crate) pong_p99: Option<Duration>,
+    /// PONG round trips measured.
+    pub(crate) pongs: usize,
     /// Backend CPU time (every thread) per message.
     pub(crate) cpu_per_message: Duration,
 }
@@ -248,19 +252,26 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
-/// Sends `messages` echo requests spread over `users` (logged in already),
-/// at most `window` unanswered; with `ping_every`, a PING that often.
+/// Sends echo requests spread over `users` (logged in already), at most
+/// `window` unanswered, `messages` of them and for `at_least` (whichever
+/// takes longer); with `ping_every`, a PING that often meanwhile.
+///
+/// A time as well as a count: a backend that stalls now and then (a busy
+/// host does that to every backend) would otherwise be measured over less
+/// time, and so less exposed, the faster it is; and a PING every ms gives a
+/// p99 of a few hundred samples only over a fraction of a second.
 pub(crate) async fn echo(
     wire: &mut Wire,
     users: usize,
     messages: usize,
     window: usize,
     ping_every: Option<Duration>,
+    at_least: Duration,
 ) -> Result<LoadRun, BoxError> {
     let names: Vec<Vec<u8>> = (0..users)
         .map(|u| crate::driver::user(u).into_bytes())
         .collect();
-    let mut sent_at = vec![0u64; messages];
+    let mut sent_at: Vec<u64> = Vec::with_capacity(messages);
     let mut rtts = Vec::with_capacity(messages);
     let mut pings: VecDeque<Instant> = VecDeque::new();
     let mut pongs = Vec::new();
@@ -271,18 +282,24 @@ pub(crate) async fn echo(
     let start = Instant::now();
     let mut next_ping = start;
     let mut bad = 0;
-    while rtts.len() < messages || !pings.is_empty() {
-        if in_flight < window && next < messages && out.len() < 64 * 1024 {
+    loop {
+        // Decided before waiting for input: with nothing more to send or
+        // to receive, a wait would never end.
+        let sending = next < messages || start.elapsed() < at_least;
+        if !sending && in_flight == 0 && pings.is_empty() {
+            break;
+        }
+        if sending && in_flight < window && out.len() < 64 * 1024 {
             let stamp = start.elapsed().as_nanos() as u64;
-            while in_flight < window && next < messages {
-                sent_at[next] = stamp;
+            while in_flight < window {
+                sent_at.push(stamp);
                 put_message(&mut out, &mut scratch, &names[next % users], next);
                 next += 1;
                 in_flight += 1;
             }
         }
         if let Some(every) = ping_every
-            && rtts.len() < messages
+            && sending
         {
             let now = Instant::now();
             if now >= next_ping {
@@ -322,11 +339,13 @@ pub(crate) async fn echo(
     rtts.sort_unstable();
     pongs.sort_unstable();
     Ok(LoadRun {
-        per_second: messages as f64 / elapsed.as_secs_f64(),
+        messages: next,
+        per_second: next as f64 / elapsed.as_secs_f64(),
         p50: percentile(&rtts, 0.50),
         p99: percentile(&rtts, 0.99),
         pong_p99: ping_every.map(|_| percentile(&pongs, 0.99)),
-        cpu_per_message: cpu / messages as u32,
+        pongs: pongs.len(),
+        cpu_per_message: cpu / u32::try_from(next).unwrap_or(u32::MAX),
     })
 }
 

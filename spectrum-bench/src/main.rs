@@ -84,6 +84,10 @@ enum Command {
         /// trip printed (as in `all`: 1).
         #[arg(long)]
         ping_ms: Option<u64>,
+        /// Keep sending for at least this many seconds, past `--messages`
+        /// (as in `all`: 1).
+        #[arg(long, default_value_t = 0.0)]
+        seconds: f64,
     },
     /// Only the PONG-under-load measurement.
     Pong {
@@ -153,9 +157,18 @@ fn main() -> std::process::ExitCode {
                 messages,
                 window,
                 ping_ms,
+                seconds,
             }) => {
                 let ping = ping_ms.map(|ms| std::time::Duration::from_millis(ms.max(1)));
-                scenarios::echo(&kind, users.max(1), messages.max(1), window.max(1), ping).await
+                let at_least = std::time::Duration::try_from_secs_f64(seconds).unwrap_or_default();
+                let load = scenarios::EchoLoad {
+                    users: users.max(1),
+                    messages: messages.max(1),
+                    window: window.max(1),
+                    ping_every: ping,
+                    at_least,
+                };
+                scenarios::echo(&kind, load).await
             }
             Some(Command::Pong { mode, pings }) => scenarios::pong(&mode, pings).await,
             Some(Command::Unread { messages }) => scenarios::unread(messages.max(1)).await,

@@ -20,6 +20,9 @@ const KINDS: [&str; 3] = ["framework", "handwritten", "raw"];
 /// Figures kept in every round.
 const IDLE_SESSIONS: usize = 10_000;
 const ECHO_USERS: usize = 100;
+/// The echo under load (with a PING every ms) goes on for at least this
+/// long, for every backend alike: about a thousand PONGs for its p99.
+const ECHO_AT_LEAST: Duration = Duration::from_secs(1);
 
 /// One figure of one backend, over the runs.
 struct Samples(Vec<f64>);
@@ -77,12 +80,13 @@ async fn round(kind: &str, quick: bool, window: usize) -> Result<Round, BoxError
         messages,
         window,
         Some(Duration::from_millis(1)),
+        if quick { Duration::ZERO } else { ECHO_AT_LEAST },
     )
     .await?;
     r.echo_per_s = run.per_second;
     r.echo_p99_ms = run.p99.as_secs_f64() * 1e3;
     r.pong_p99_ms = run.pong_p99.unwrap_or_default().as_secs_f64() * 1e3;
-    let run = load::echo(&mut wire, ECHO_USERS, w1, 1, None).await?;
+    let run = load::echo(&mut wire, ECHO_USERS, w1, 1, None, Duration::ZERO).await?;
     r.cpu_us_w1 = run.cpu_per_message.as_secs_f64() * 1e6;
     let firsts = load::first_reply(&mut wire, ECHO_USERS, 1_000, bursts).await?;
     r.first_reply_ms = percentile(&firsts, 0.5).as_secs_f64() * 1e3;
@@ -166,8 +170,9 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
     );
     println!(
         "per run and backend: {IDLE_SESSIONS} pipelined logins, idle memory, {messages} echoes \
-         over {ECHO_USERS} users with {window} in flight and a PING every ms, echoes one at a \
-         time (CPU), bursts of 1,000 (first reply), EXIT"
+         (and for at least {:?}) over {ECHO_USERS} users with {window} in flight and a PING \
+         every ms, echoes one at a time (CPU), bursts of 1,000 (first reply), EXIT",
+        if quick { Duration::ZERO } else { ECHO_AT_LEAST }
     );
     println!("raw: a blocking echo with no runtime and no decode, the driver's ceiling\n");
     let mut rounds: Vec<Vec<Round>> = KINDS.iter().map(|_| Vec::new()).collect();
@@ -238,28 +243,43 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
     Ok(())
 }
 
-pub(crate) async fn echo(
-    kind: &str,
-    users: usize,
-    messages: usize,
-    window: usize,
-    ping_every: Option<Duration>,
-) -> Result<(), BoxError> {
+/// What the `echo` command sends (see [`load::echo`]).
+pub(crate) struct EchoLoad {
+    pub(crate) users: usize,
+    pub(crate) messages: usize,
+    pub(crate) window: usize,
+    pub(crate) ping_every: Option<Duration>,
+    pub(crate) at_least: Duration,
+}
+
+pub(crate) async fn echo(kind: &str, load: EchoLoad) -> Result<(), BoxError> {
+    let EchoLoad {
+        users,
+        messages,
+        window,
+        ping_every,
+        at_least,
+    } = load;
     let mut backend = Backend::spawn(kind).await?;
     backend.login_all(users).await?;
     let mut wire = load::Wire::new(backend);
-    let run = load::echo(&mut wire, users, messages, window, ping_every).await?;
+    let run = load::echo(&mut wire, users, messages, window, ping_every, at_least).await?;
     wire.into_backend().exit().await?;
     println!(
-        "{kind}: {users} users, {messages} messages, {window} in flight: {:.0} msg/s, p50 {}, \
+        "{kind}: {users} users, {} messages, {window} in flight: {:.0} msg/s, p50 {}, \
          p99 {}, backend CPU {:.2} us per message",
+        run.messages,
         run.per_second,
         ms(run.p50),
         ms(run.p99),
         run.cpu_per_message.as_secs_f64() * 1e6
     );
     if let Some(p99) = run.pong_p99 {
-        println!("{kind}: PONG round trip p99 {}", ms(p99));
+        println!(
+            "{kind}: PONG round trip p99 {} ({} PINGs)",
+            ms(p99),
+            run.pongs
+        );
     }
     Ok(())
 }
