@@ -140,6 +140,46 @@ fn parse_index(text: &[u8]) -> Option<usize> {
     Some(k)
 }
 
+/// Round trips counted per microsecond, up to a second (and beyond it in
+/// one last count): percentiles without keeping every sample.
+struct Histogram {
+    counts: Vec<u32>,
+    total: u64,
+}
+
+impl Histogram {
+    const BUCKETS: usize = 1_000_000;
+
+    fn new() -> Self {
+        Histogram {
+            counts: vec![0; Self::BUCKETS + 1],
+            total: 0,
+        }
+    }
+
+    fn record(&mut self, nanos: u64) {
+        let bucket = usize::try_from(nanos / 1_000).map_or(Self::BUCKETS, |b| b.min(Self::BUCKETS));
+        self.counts[bucket] += 1;
+        self.total += 1;
+    }
+
+    /// The `q` quantile, to the microsecond (as [`percentile`] picks it).
+    fn percentile(&self, q: f64) -> Duration {
+        if self.total == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((self.total - 1) as f64 * q).round() as u64;
+        let mut seen = 0;
+        for (micros, &count) in self.counts.iter().enumerate() {
+            seen += u64::from(count);
+            if seen > rank {
+                return Duration::from_micros(micros as u64);
+            }
+        }
+        Duration::from_micros(Self::BUCKETS as u64)
+    }
+}
+
 /// What one load run measured.
 pub(crate) struct LoadRun {
     /// Echo requests sent (and answered).
@@ -271,8 +311,14 @@ pub(crate) async fn echo(
     let names: Vec<Vec<u8>> = (0..users)
         .map(|u| crate::driver::user(u).into_bytes())
         .collect();
-    let mut sent_at: Vec<u64> = Vec::with_capacity(messages);
-    let mut rtts = Vec::with_capacity(messages);
+    // Fixed memory, whatever the run's length: growing a vector of every
+    // message's times copied tens of megabytes in the middle of the load,
+    // a stall of the driver that showed up in every backend's figures.
+    // Replies carry their request's number, and at most `window` are
+    // unanswered: a ring of send times serves.
+    let ring = window.next_power_of_two();
+    let mut sent_at = vec![0u64; ring];
+    let mut rtts = Histogram::new();
     let mut pings: VecDeque<Instant> = VecDeque::new();
     let mut pongs = Vec::new();
     let mut out = BytesMut::with_capacity(64 * 1024);
@@ -292,7 +338,7 @@ pub(crate) async fn echo(
         if sending && in_flight < window && out.len() < 64 * 1024 {
             let stamp = start.elapsed().as_nanos() as u64;
             while in_flight < window {
-                sent_at.push(stamp);
+                sent_at[next & (ring - 1)] = stamp;
                 put_message(&mut out, &mut scratch, &names[next % users], next);
                 next += 1;
                 in_flight += 1;
@@ -314,10 +360,11 @@ pub(crate) async fn echo(
             CONV_MESSAGE => {
                 match bytes_field(payload, 3)
                     .and_then(parse_index)
-                    .and_then(|k| sent_at.get(k))
+                    .filter(|&k| k < next && next - k <= window)
+                    .map(|k| sent_at[k & (ring - 1)])
                 {
-                    Some(&sent) => {
-                        rtts.push(Duration::from_nanos(now.saturating_sub(sent)));
+                    Some(sent) => {
+                        rtts.record(now.saturating_sub(sent));
                         in_flight -= 1;
                     }
                     None => bad += 1,
@@ -336,13 +383,13 @@ pub(crate) async fn echo(
     }
     let elapsed = start.elapsed();
     let cpu = cpu_time(wire.pid).saturating_sub(cpu_before);
-    rtts.sort_unstable();
+
     pongs.sort_unstable();
     Ok(LoadRun {
         messages: next,
         per_second: next as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&rtts, 0.50),
-        p99: percentile(&rtts, 0.99),
+        p50: rtts.percentile(0.50),
+        p99: rtts.percentile(0.99),
         pong_p99: ping_every.map(|_| percentile(&pongs, 0.99)),
         pongs: pongs.len(),
         cpu_per_message: cpu / u32::try_from(next).unwrap_or(u32::MAX),
