@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 use spectrum_proto::{self as proto, FrameCodec, Payload};
 use tokio::sync::oneshot;
 use tokio_util::codec::Decoder as _;
+use tracing::Instrument as _;
 
 use crate::backend_ctx::BackendCtx;
 use crate::bell::Bell;
 use crate::events::{Event, into_event};
 use crate::handler::Backend;
-use crate::inline::Job;
 use crate::outbox::{self, Inbox, Outbox, WriterConfig};
+use crate::runner::{Job, Runner};
 use crate::session::{Limits, Routed, Sessions};
 use crate::socket::Socket;
 use crate::watchdog::Watch;
@@ -286,12 +287,14 @@ fn connection_thread<B: Backend>(shared: &Shared<B>, epoch: u64) {
             return;
         }
         if let Some(job) = core.sessions.take_job() {
+            let mut runner = core.sessions.take_runner();
             drop(core);
-            if run(shared, job, epoch) {
+            if run(shared, job, &mut *runner, epoch) {
                 watch.retire();
                 return;
             }
             core = shared.lock();
+            core.sessions.keep_runner(runner);
             continue;
         }
         if !core.advance() {
@@ -314,18 +317,25 @@ fn connection_thread<B: Backend>(shared: &Shared<B>, epoch: u64) {
 /// Runs a session's job: polled here, inline, unless its handlers run on
 /// the pool; on the pool if it does not finish. True if this thread was
 /// replaced meanwhile.
-fn run<B>(shared: &Shared<B>, mut job: Job, epoch: u64) -> bool {
+fn run<B: Backend>(
+    shared: &Shared<B>,
+    job: Job<B>,
+    runner: &mut dyn Runner<B>,
+    epoch: u64,
+) -> bool {
     let watch = shared.watch();
     if job.pool_only || watch.pool_only() {
-        job.spawn(&shared.pool);
+        job.spawn(&shared.pool, runner.tally());
         return false;
     }
-    let (done, replaced) = watch.inline(epoch, || job.poll_inline());
+    let (ctx, cell) = (job.ctx.clone(), Arc::clone(&job.cell));
+    let (finished, replaced) = watch.inline(epoch, || runner.poll(job, &ctx));
     if replaced {
-        job.runs.held_the_thread();
+        cell.held_the_thread();
     }
-    if !done {
-        job.spawn(&shared.pool);
+    if !finished && let Some(session) = runner.unfinished() {
+        let task = shared.pool.spawn(session.instrument(ctx.span().clone()));
+        cell.spawned(task.abort_handle());
     }
     replaced
 }

@@ -1,5 +1,5 @@
-//! Polling a session's future on the connection thread, and moving it to
-//! the pool when it does not finish there.
+//! Polling a future on the connection thread, and telling the futures
+//! polled there that they are.
 //!
 //! Most handlers finish in one poll (they encode a reply into the outbox
 //! and return): polled where the frame was read, they cost no thread hop
@@ -9,11 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-
-use tokio::task::AbortHandle;
-use tracing::Instrument as _;
 
 use crate::ctx::Ctx;
 
@@ -22,47 +18,14 @@ thread_local! {
     static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// A session's future, with what the connection tells its session.
-pub(crate) struct Job {
-    pub(crate) future: Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// The session's context, whose span is entered while the future is
-    /// polled.
-    ///
-    /// The context rather than a clone of its span: cloning and dropping a
-    /// span costs the subscriber two lookups per event (about 430
-    /// instructions at the `info` level, when session spans are on), a
-    /// context one reference count.
-    pub(crate) ctx: Ctx,
-    pub(crate) runs: Arc<dyn Runs>,
-    /// Run it on the pool straight away: its handler has held the
-    /// connection thread before.
-    pub(crate) pool_only: bool,
-}
-
-/// What the connection reports to the session a job belongs to.
-pub(crate) trait Runs: Send + Sync {
-    /// The job continues as a pool task.
-    fn spawned(&self, task: AbortHandle);
-    /// Its handler held the connection thread past the watchdog's limit.
-    fn held_the_thread(&self);
-}
-
-impl Job {
-    /// Polls the job once on this thread; true if it finished.
-    pub(crate) fn poll_inline(&mut self) -> bool {
-        let _span = self.ctx.span().enter();
-        INLINE.with(|i| i.set(true));
-        let mut cx = Context::from_waker(Waker::noop());
-        let done = self.future.as_mut().poll(&mut cx).is_ready();
-        INLINE.with(|i| i.set(false));
-        done
-    }
-
-    /// Continues the job as a task of `pool`.
-    pub(crate) fn spawn(self, pool: &tokio::runtime::Handle) {
-        let task = pool.spawn(self.future.instrument(self.ctx.span().clone()));
-        self.runs.spawned(task.abort_handle());
-    }
+/// Polls `future` once on this thread, in the span of `ctx`'s session.
+pub(crate) fn poll_inline<F: Future + ?Sized>(future: Pin<&mut F>, ctx: &Ctx) -> Poll<F::Output> {
+    let _span = ctx.span().enter();
+    INLINE.with(|i| i.set(true));
+    let mut cx = Context::from_waker(Waker::noop());
+    let polled = future.poll(&mut cx);
+    INLINE.with(|i| i.set(false));
+    polled
 }
 
 /// Resolves at once on the pool; polled inline, it makes the inline poll

@@ -106,6 +106,7 @@ mod logging;
 mod outbox;
 mod prompt;
 pub mod reply;
+mod runner;
 mod runtime;
 mod sending;
 mod session;

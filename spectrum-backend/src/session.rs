@@ -3,7 +3,7 @@
 //! that does not keep up, and logging everyone out at shutdown.
 //!
 //! The reader never waits for a handler. An event for a session at rest
-//! becomes a [`Job`] that the connection polls at once (see `inline`); an
+//! becomes a [`Job`] that the connection polls at once (see `runner`); an
 //! event for a session whose handler runs waits in that session's queue,
 //! so PING is answered while any handler runs, users never wait for each
 //! other, and a user's events are handled one at a time, in arrival order.
@@ -20,9 +20,9 @@ use crate::bell::Bell;
 use crate::ctx::Ctx;
 use crate::events::Event;
 use crate::handler::Backend;
-use crate::inline::Job;
+use crate::runner::{Job, Runner, runner};
 use crate::session_cell::{Budget, Cell, SessionMsg};
-use crate::session_run::{Input, Start, Tally, drive};
+use crate::session_run::{Input, Start, Tally};
 
 pub(crate) use crate::session_run::orphan;
 
@@ -83,7 +83,10 @@ pub(crate) struct Sessions<B> {
     budget: Arc<Budget>,
     tally: Arc<Tally>,
     /// Sessions to run now, in order.
-    jobs: std::collections::VecDeque<Job>,
+    jobs: std::collections::VecDeque<Job<B>>,
+    /// The runner for the next job, unless a thread that was replaced
+    /// while running a job kept it.
+    runner: Option<Box<dyn Runner<B>>>,
     /// At shutdown: the sessions still to be told to log out. One at a
     /// time, as jobs are taken: building every logout's future at once
     /// costs thousands of fresh pages.
@@ -108,6 +111,7 @@ impl<B: Backend> Sessions<B> {
             budget: Arc::new(Budget::new(Arc::clone(&bell))),
             tally: Arc::new(Tally::new(bell)),
             jobs: std::collections::VecDeque::new(),
+            runner: None,
             to_log_out: std::collections::VecDeque::new(),
             leaving: Vec::new(),
         }
@@ -122,7 +126,7 @@ impl<B: Backend> Sessions<B> {
     }
 
     /// The next session to run, if an event (or the shutdown) started one.
-    pub(crate) fn take_job(&mut self) -> Option<Job> {
+    pub(crate) fn take_job(&mut self) -> Option<Job<B>> {
         loop {
             if let Some(job) = self.jobs.pop_front() {
                 return Some(job);
@@ -141,26 +145,25 @@ impl<B: Backend> Sessions<B> {
         }
     }
 
-    #[inline(always)]
     fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
-        // Written straight into its allocation: the future of a session is
-        // as large as its largest handler's (kilobytes), and building it on
-        // the stack first made copying it the main cost of an event.
-        let future = Box::write(
-            Box::new_uninit(),
-            drive(
-                Arc::clone(cell),
-                ctx.clone(),
-                start,
-                Arc::clone(&self.tally),
-            ),
-        );
         self.jobs.push_back(Job {
-            future: Box::into_pin(future),
+            cell: Arc::clone(cell),
             ctx: ctx.clone(),
-            runs: Arc::clone(cell) as _,
+            start,
             pool_only,
         });
+    }
+
+    /// The runner to run jobs with, taken while they run.
+    pub(crate) fn take_runner(&mut self) -> Box<dyn Runner<B>> {
+        self.runner
+            .take()
+            .unwrap_or_else(|| runner(Arc::clone(&self.tally)))
+    }
+
+    /// Keeps `runner` for the next job.
+    pub(crate) fn keep_runner(&mut self, runner: Box<dyn Runner<B>>) {
+        self.runner = Some(runner);
     }
 
     /// Gives `input` to the session: runs it now if it is at rest, queues

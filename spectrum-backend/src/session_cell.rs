@@ -19,7 +19,6 @@ use tokio::task::AbortHandle;
 
 use crate::bell::Bell;
 use crate::events::Event;
-use crate::inline::Runs;
 
 /// Bytes of input queued for every session together.
 pub(crate) struct Budget {
@@ -217,8 +216,10 @@ impl<B> Cell<B> {
     }
 }
 
-impl<B: Send> Runs for Cell<B> {
-    fn spawned(&self, task: AbortHandle) {
+/// What the connection reports to the session a job belongs to.
+impl<B> Cell<B> {
+    /// The job continues as a pool task.
+    pub(crate) fn spawned(&self, task: AbortHandle) {
         let mut st = self.lock();
         // Not if the task has already put the session to rest.
         if st.running && !st.closed {
@@ -226,7 +227,8 @@ impl<B: Send> Runs for Cell<B> {
         }
     }
 
-    fn held_the_thread(&self) {
+    /// Its handler held the connection thread past the watchdog's limit.
+    pub(crate) fn held_the_thread(&self) {
         self.lock().blocks_until = Some(Instant::now() + BLOCKS_FOR);
     }
 }
