@@ -15,14 +15,13 @@ use std::time::{Duration, Instant};
 use spectrum_proto::{self as proto, FrameCodec, Payload};
 use tokio::sync::oneshot;
 use tokio_util::codec::Decoder as _;
-use tracing::Instrument as _;
 
 use crate::backend_ctx::BackendCtx;
 use crate::bell::Bell;
 use crate::events::{Event, into_event};
 use crate::handler::Backend;
 use crate::outbox::{self, Inbox, Outbox, WriterConfig};
-use crate::runner::{Job, Runner};
+use crate::runner::{Job, Runner, on_pool};
 use crate::session::{Limits, Routed, Sessions};
 use crate::socket::Socket;
 use crate::watchdog::Watch;
@@ -334,8 +333,7 @@ fn run<B: Backend>(
         cell.held_the_thread();
     }
     if !finished && let Some(session) = runner.unfinished() {
-        let task = shared.pool.spawn(session.instrument(ctx.span().clone()));
-        cell.spawned(task.abort_handle());
+        on_pool(&shared.pool, session, &ctx, &cell);
     }
     replaced
 }

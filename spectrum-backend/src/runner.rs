@@ -36,12 +36,22 @@ pub(crate) struct Job<B> {
 impl<B: Backend> Job<B> {
     /// Runs the job as a task of `pool`.
     pub(crate) fn spawn(self, pool: &tokio::runtime::Handle, tally: &Arc<Tally>) {
-        let span = self.ctx.span().clone();
-        let cell = Arc::clone(&self.cell);
+        let (ctx, cell) = (self.ctx.clone(), Arc::clone(&self.cell));
         let session = drive(self.cell, self.ctx, self.start, Arc::clone(tally));
-        let task = pool.spawn(session.instrument(span));
-        cell.spawned(task.abort_handle());
+        on_pool(pool, session, &ctx, &cell);
     }
+}
+
+/// Runs (or goes on running) a session's future as a task of `pool`, in
+/// the span of its `ctx`, and tells its `cell`, which may have to stop it.
+pub(crate) fn on_pool<B>(
+    pool: &tokio::runtime::Handle,
+    session: impl Future<Output = ()> + Send + 'static,
+    ctx: &Ctx,
+    cell: &Cell<B>,
+) {
+    let task = pool.spawn(session.instrument(ctx.span().clone()));
+    cell.spawned(task.abort_handle());
 }
 
 /// A session future that is not finished, for the pool.
