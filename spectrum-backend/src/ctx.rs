@@ -316,7 +316,8 @@ impl Ctx {
         }
     }
 
-    async fn wait_to_write_all(&self, payloads: &[Payload]) -> Result<()> {
+    /// [`Ctx::write_all`] past the first try: waits for room, then queues.
+    pub(crate) async fn wait_to_write_all(&self, payloads: &[Payload]) -> Result<()> {
         let send = self.out().send_all(payloads);
         // The span only labels the outbox's `out` lines. Cloning, entering
         // and leaving it cost more than encoding a message, so it is done

@@ -57,9 +57,11 @@ impl<R: Reply> Future for Sending<'_, R> {
             if let Some(sent) = this.ctx.try_write_all(std::slice::from_ref(&payload)) {
                 return Poll::Ready(sent);
             }
+            // The outbox was full a moment ago: wait for room (the wait
+            // tries again first, as room may have been made since).
             let ctx = this.ctx;
             this.state = State::Waiting(Box::pin(async move {
-                ctx.write_all(std::slice::from_ref(&payload)).await
+                ctx.wait_to_write_all(std::slice::from_ref(&payload)).await
             }));
         }
         match &mut this.state {
