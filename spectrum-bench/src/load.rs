@@ -292,22 +292,35 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
-/// Sends echo requests spread over `users` (logged in already), at most
-/// `window` unanswered, `messages` of them and for `at_least` (whichever
-/// takes longer); with `ping_every`, a PING that often meanwhile.
-///
-/// A time as well as a count: a backend that stalls now and then (a busy
-/// host does that to every backend) would otherwise be measured over less
-/// time, and so less exposed, the faster it is; and a PING every ms gives a
-/// p99 of a few hundred samples only over a fraction of a second.
-pub(crate) async fn echo(
-    wire: &mut Wire,
-    users: usize,
-    messages: usize,
-    window: usize,
-    ping_every: Option<Duration>,
-    at_least: Duration,
-) -> Result<LoadRun, BoxError> {
+/// What [`echo`] sends.
+pub(crate) struct EchoLoad {
+    /// Users (logged in already) the requests are spread over.
+    pub(crate) users: usize,
+    pub(crate) messages: usize,
+    /// Requests unanswered at most.
+    pub(crate) window: usize,
+    /// A PING this often meanwhile, if any.
+    pub(crate) ping_every: Option<Duration>,
+    /// Go on sending, past `messages`, until this much time has passed.
+    ///
+    /// A time as well as a count: a backend that stalls now and then (a
+    /// busy host does that to every backend) would otherwise be measured
+    /// over less time, and so less exposed, the faster it is; and a PING
+    /// every ms gives a p99 of a few hundred samples only over a fraction
+    /// of a second.
+    pub(crate) at_least: Duration,
+}
+
+/// Sends echo requests as `load` says: `messages` of them and for
+/// `at_least`, whichever takes longer.
+pub(crate) async fn echo(wire: &mut Wire, load: &EchoLoad) -> Result<LoadRun, BoxError> {
+    let &EchoLoad {
+        users,
+        messages,
+        window,
+        ping_every,
+        at_least,
+    } = load;
     let names: Vec<Vec<u8>> = (0..users)
         .map(|u| crate::driver::user(u).into_bytes())
         .collect();
@@ -383,7 +396,6 @@ pub(crate) async fn echo(
     }
     let elapsed = start.elapsed();
     let cpu = cpu_time(wire.pid).saturating_sub(cpu_before);
-
     pongs.sort_unstable();
     Ok(LoadRun {
         messages: next,

@@ -161,7 +161,7 @@ fn main() -> std::process::ExitCode {
             }) => {
                 let ping = ping_ms.map(|ms| std::time::Duration::from_millis(ms.max(1)));
                 let at_least = std::time::Duration::try_from_secs_f64(seconds).unwrap_or_default();
-                let load = scenarios::EchoLoad {
+                let load = load::EchoLoad {
                     users: users.max(1),
                     messages: messages.max(1),
                     window: window.max(1),

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 
 use crate::driver::{self, Backend, BoxError, encode, memory_kib, message, next, percentile};
-use crate::load;
+use crate::load::{self, EchoLoad};
 
 /// The backends side by side: the framework, the hand-written loop, and the
 /// raw echo that measures the driver's own ceiling.
@@ -20,9 +20,16 @@ const KINDS: [&str; 3] = ["framework", "handwritten", "raw"];
 /// Figures kept in every round.
 const IDLE_SESSIONS: usize = 10_000;
 const ECHO_USERS: usize = 100;
-/// The echo under load (with a PING every ms) goes on for at least this
-/// long, for every backend alike: about a thousand PONGs for its p99.
-const ECHO_AT_LEAST: Duration = Duration::from_secs(1);
+/// How long the echo under load (with a PING every ms) goes on at least,
+/// for every backend alike: about a thousand PONGs for its p99 (none with
+/// `--quick`).
+fn echo_at_least(quick: bool) -> Duration {
+    if quick {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(1)
+    }
+}
 
 /// One figure of one backend, over the runs.
 struct Samples(Vec<f64>);
@@ -74,19 +81,25 @@ async fn round(kind: &str, quick: bool, window: usize) -> Result<Round, BoxError
     r.logins_per_s = IDLE_SESSIONS as f64 / login_time.as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     r.idle_mib = memory_kib(wire.pid).0 as f64 / 1024.0;
-    let run = load::echo(
-        &mut wire,
-        ECHO_USERS,
+    let under_load = EchoLoad {
+        users: ECHO_USERS,
         messages,
         window,
-        Some(Duration::from_millis(1)),
-        if quick { Duration::ZERO } else { ECHO_AT_LEAST },
-    )
-    .await?;
+        ping_every: Some(Duration::from_millis(1)),
+        at_least: echo_at_least(quick),
+    };
+    let run = load::echo(&mut wire, &under_load).await?;
     r.echo_per_s = run.per_second;
     r.echo_p99_ms = run.p99.as_secs_f64() * 1e3;
     r.pong_p99_ms = run.pong_p99.unwrap_or_default().as_secs_f64() * 1e3;
-    let run = load::echo(&mut wire, ECHO_USERS, w1, 1, None, Duration::ZERO).await?;
+    let one_at_a_time = EchoLoad {
+        users: ECHO_USERS,
+        messages: w1,
+        window: 1,
+        ping_every: None,
+        at_least: Duration::ZERO,
+    };
+    let run = load::echo(&mut wire, &one_at_a_time).await?;
     r.cpu_us_w1 = run.cpu_per_message.as_secs_f64() * 1e6;
     let firsts = load::first_reply(&mut wire, ECHO_USERS, 1_000, bursts).await?;
     r.first_reply_ms = percentile(&firsts, 0.5).as_secs_f64() * 1e3;
@@ -172,7 +185,7 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
         "per run and backend: {IDLE_SESSIONS} pipelined logins, idle memory, {messages} echoes \
          (and for at least {:?}) over {ECHO_USERS} users with {window} in flight and a PING \
          every ms, echoes one at a time (CPU), bursts of 1,000 (first reply), EXIT",
-        if quick { Duration::ZERO } else { ECHO_AT_LEAST }
+        echo_at_least(quick)
     );
     println!("raw: a blocking echo with no runtime and no decode, the driver's ceiling\n");
     let mut rounds: Vec<Vec<Round>> = KINDS.iter().map(|_| Vec::new()).collect();
@@ -243,27 +256,12 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
     Ok(())
 }
 
-/// What the `echo` command sends (see [`load::echo`]).
-pub(crate) struct EchoLoad {
-    pub(crate) users: usize,
-    pub(crate) messages: usize,
-    pub(crate) window: usize,
-    pub(crate) ping_every: Option<Duration>,
-    pub(crate) at_least: Duration,
-}
-
-pub(crate) async fn echo(kind: &str, load: EchoLoad) -> Result<(), BoxError> {
-    let EchoLoad {
-        users,
-        messages,
-        window,
-        ping_every,
-        at_least,
-    } = load;
+pub(crate) async fn echo(kind: &str, sent: EchoLoad) -> Result<(), BoxError> {
+    let (users, window) = (sent.users, sent.window);
     let mut backend = Backend::spawn(kind).await?;
     backend.login_all(users).await?;
     let mut wire = load::Wire::new(backend);
-    let run = load::echo(&mut wire, users, messages, window, ping_every, at_least).await?;
+    let run = load::echo(&mut wire, &sent).await?;
     wire.into_backend().exit().await?;
     println!(
         "{kind}: {users} users, {} messages, {window} in flight: {:.0} msg/s, p50 {}, \
