@@ -35,7 +35,7 @@ impl Bench {
         {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        ctx.message(&msg.buddy_name, msg.message).send().await
+        ctx.message(msg.buddy_name, msg.message).await
     }
 
     #[on(JoinRoom)]
