@@ -73,9 +73,14 @@ struct Shared<B> {
     span: tracing::Span,
 }
 
-/// An event waiting for room in the queues, while reading is paused, and
-/// its frame length.
-type Pending = (Box<Event>, usize);
+/// Input held while reading is paused.
+enum Pending {
+    /// An event waiting for room in the queues, and its frame length.
+    Event(Box<Event>, usize),
+    /// The runtime's own answer to a frame no session takes, waiting for
+    /// room in the outbox.
+    Answer(Box<Payload>),
+}
 
 /// Where the connection is in its life.
 enum Phase {
@@ -638,8 +643,11 @@ impl<B: Backend> Core<B> {
                     len,
                     "dropping a frame from the main instance: {e}"
                 );
-                if is_login {
-                    refuse_login(&self.backend, raw.as_deref().unwrap_or_default(), &e);
+                if is_login
+                    && let Some(refusal) = refuse_login(raw.as_deref().unwrap_or_default(), &e)
+                {
+                    let waiting = self.answer(Box::new(refusal));
+                    self.hold(waiting);
                 }
                 return;
             }
@@ -685,9 +693,35 @@ impl<B: Backend> Core<B> {
     /// instead: one slow handler may pause everyone, but not for longer than
     /// that.
     fn retry_pending(&mut self) {
-        if let Some((event, len)) = self.pending.take() {
-            self.route(event, len);
+        match self.pending.take() {
+            Some(Pending::Event(event, len)) => self.route(event, len),
+            Some(Pending::Answer(answer)) => {
+                let waiting = self.answer(answer);
+                self.hold(waiting);
+            }
+            None => {}
         }
+    }
+
+    /// Sends the runtime's own answer if the outbox has room; gives it back
+    /// to be held (with reading paused) if not. A task waiting to send it
+    /// would do too, but a main instance that sends without reading would
+    /// make such tasks pile up without bound.
+    fn answer(&mut self, answer: Box<Payload>) -> Option<Pending> {
+        match self.out.try_send_all(std::slice::from_ref(&*answer)) {
+            Some(Ok(())) => None,
+            Some(Err(e)) => {
+                tracing::warn!("could not answer: {e}");
+                None
+            }
+            None => Some(Pending::Answer(answer)),
+        }
+    }
+
+    /// The runtime's answer (if any) to an event no session takes.
+    fn orphan(&mut self, event: Event) -> Option<Pending> {
+        let answer = crate::session::orphan(event)?;
+        self.answer(Box::new(answer))
     }
 
     /// Routes `event` (of frame length `len`), or keeps it as the pending
@@ -695,16 +729,13 @@ impl<B: Backend> Core<B> {
     fn route(&mut self, event: Box<Event>, len: usize) {
         let waiting = match self.sessions.route(event, len) {
             Routed::Queued => None,
-            Routed::NoSession(event) => {
-                crate::session::orphan(&self.backend, *event);
-                None
-            }
+            Routed::NoSession(event) => self.orphan(*event),
             Routed::UserFull(event, _) if self.out.is_backed_up() => {
                 // Handlers wait for the main instance to read: not their fault.
                 if let Some(user) = event.user().map(str::to_owned) {
                     self.sessions.not_stuck(&user);
                 }
-                Some((event, len))
+                Some(Pending::Event(event, len))
             }
             Routed::UserFull(event, since)
                 if since.elapsed() >= self.sessions.limits().stuck_after =>
@@ -712,11 +743,17 @@ impl<B: Backend> Core<B> {
                 if let Some(user) = event.user().map(str::to_owned) {
                     self.sessions.evict(&user);
                 }
-                crate::session::orphan(&self.backend, *event);
-                None
+                self.orphan(*event)
             }
-            Routed::UserFull(event, _) | Routed::TotalFull(event) => Some((event, len)),
+            Routed::UserFull(event, _) | Routed::TotalFull(event) => {
+                Some(Pending::Event(event, len))
+            }
         };
+        self.hold(waiting);
+    }
+
+    /// Holds `waiting` (if any) with reading paused, or resumes reading.
+    fn hold(&mut self, waiting: Option<Pending>) {
         let paused = waiting.is_some();
         self.sessions.budget().set_waiting(paused);
         if paused {
@@ -733,27 +770,21 @@ impl<B: Backend> Core<B> {
     }
 }
 
-/// Answers a LOGIN that could not be decoded, when its user can still be
-/// read: Spectrum 2 would otherwise wait for an answer that never comes.
-fn refuse_login(backend: &BackendCtx, raw: &[u8], error: &proto::DecodeError) {
+/// The answer to a LOGIN that could not be decoded, when its user can
+/// still be read: Spectrum 2 would otherwise wait for one that never comes.
+fn refuse_login(raw: &[u8], error: &proto::DecodeError) -> Option<Payload> {
     let Some((user, _legacy_name)) = proto::login_names_lossy(raw) else {
         tracing::warn!("undecodable LOGIN names no readable user; nobody to answer");
-        return;
+        return None;
     };
     tracing::warn!(%user, "LOGIN refused: {error}");
     let message = format!(
         "the backend could not read this login ({error}); \
          the password and legacy name must be UTF-8 text"
     );
-    let payload = Payload::Disconnected(proto::Disconnected {
+    Some(Payload::Disconnected(proto::Disconnected {
         user,
         error: proto::ConnectionError::AuthenticationImpossible as i32,
         message: Some(message),
-    });
-    let backend = backend.clone();
-    tokio::spawn(async move {
-        if let Err(e) = backend.outbox().send(&payload).await {
-            tracing::warn!("could not answer the LOGIN: {e}");
-        }
-    });
+    }))
 }

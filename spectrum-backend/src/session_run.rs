@@ -11,12 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
-use spectrum_proto::{self as proto, ConnectionError};
+use spectrum_proto::{self as proto, ConnectionError, Payload};
 use tokio::sync::oneshot;
-use tracing::Instrument as _;
 
 use crate::Error;
-use crate::backend_ctx::BackendCtx;
 use crate::bell::Bell;
 use crate::ctx::{Ctx, VCardReply, vcard_payload};
 use crate::events::Event;
@@ -138,9 +136,15 @@ pub(crate) fn drive<B: Backend>(
         let (queued, _, first) = cell.close();
         // Events queued behind a failed login or handler still get the
         // answers Spectrum 2 waits for.
+        // Awaited here rather than left to tasks of their own: a main
+        // instance that does not read then holds this session's end up,
+        // and what it is owed stays bounded by the queue it came from.
         for msg in queued {
-            if let SessionMsg::Event(event, _) = msg {
-                orphan(ctx.backend(), *event);
+            if let SessionMsg::Event(event, _) = msg
+                && let Some(answer) = orphan(*event)
+                && let Err(e) = ctx.backend().outbox().send(&answer).await
+            {
+                tracing::warn!("could not answer: {e}");
             }
         }
         if first {
@@ -322,10 +326,14 @@ async fn disconnect(ctx: &Ctx, failure: &Failure, during: &str) {
     }
 }
 
-/// Answers an event for a user with no session, as Spectrum 2 expects: an
-/// empty vCard for a vCard request, an error presence for a room join.
-/// The answer is sent by a task of its own so the caller never waits.
-pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
+/// The answer to an event for a user with no session, as Spectrum 2
+/// expects one: an empty vCard for a vCard request, an error presence for
+/// a room join; `None` for an event that needs none.
+///
+/// The caller sends it, or holds its input until it can: it is never left
+/// to a task of its own, as a main instance that sends such events without
+/// reading the answers would make those tasks pile up.
+pub(crate) fn orphan(event: Event) -> Option<Payload> {
     match event.user() {
         Some(user) => {
             tracing::info!(%user, event = event.name(), "event for a user who is not logged in")
@@ -335,24 +343,20 @@ pub(crate) fn orphan(backend: &BackendCtx, event: Event) {
             "event names no user (RAW_XML without `from`); ignored"
         ),
     }
-    let reply = match event {
-        Event::VCard(req) => {
-            vcard_payload(req.user_name, req.buddy_name, req.id, VCardReply::default())
-        }
-        Event::JoinRoom(room) => reply::Participant::new(room.room, room.nickname)
-            .flag(proto::ParticipantFlag::RoomNotFound)
-            .left()
-            .status_message("you are not logged in to the legacy network")
-            .into_payload(&room.user_name),
-        _ => return,
-    };
-    let backend = backend.clone();
-    tokio::spawn(
-        async move {
-            if let Err(e) = backend.outbox().send(&reply).await {
-                tracing::warn!("could not answer: {e}");
-            }
-        }
-        .in_current_span(),
-    );
+    match event {
+        Event::VCard(req) => Some(vcard_payload(
+            req.user_name,
+            req.buddy_name,
+            req.id,
+            VCardReply::default(),
+        )),
+        Event::JoinRoom(room) => Some(
+            reply::Participant::new(room.room, room.nickname)
+                .flag(proto::ParticipantFlag::RoomNotFound)
+                .left()
+                .status_message("you are not logged in to the legacy network")
+                .into_payload(&room.user_name),
+        ),
+        _ => None,
+    }
 }

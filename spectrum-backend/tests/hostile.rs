@@ -1,6 +1,7 @@
 //! What the main instance receives when it pushes the backend hard or sends
 //! what it should not: PINGs by the thousand, a corrupt length prefix, a
-//! LOGIN that is not UTF-8, concurrent and failing QUERYs, a stuck handler
+//! LOGIN that is not UTF-8, answers owed to users without a session while
+//! nothing is read, concurrent and failing QUERYs, a stuck handler
 //! under a flood, and input beyond every queue's bound.
 //!
 //! Every test runs a backend over a real loopback socket and asserts the
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use spectrum_backend::prelude::*;
 use spectrum_backend::proto::{self, MessageType, Payload};
-use spectrum_backend::testing::{MainInstance, Result, spectrum_argv};
+use spectrum_backend::testing::{self, MainInstance, Result, spectrum_argv};
 use spectrum_backend::{Args, Config, RunError, Runtime};
 
 const CONFIG: &str = "[service]\njid = hostile.localhost\n";
@@ -158,6 +159,60 @@ async fn login_with_a_password_that_is_not_utf8_is_answered() -> Result<()> {
         proto::ConnectionError::AuthenticationImpossible as i32
     );
     assert!(refused.message().contains("UTF-8"), "{refused:?}");
+    assert_eq!(main.exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_for_users_without_a_session_wait_for_a_main_that_does_not_read() -> Result<()> {
+    // Far more than the socket buffers and the outbox hold, in ~1 KiB
+    // requests and answers.
+    const REQUESTS: i32 = 200_000;
+    let mut main = MainInstance::start::<Probe>(CONFIG).await?;
+    main.handshake().await?;
+    main.set_recording(false);
+    let buddy = "b".repeat(1000);
+    let request = |id| {
+        Payload::Vcard(proto::VCard {
+            user_name: "nobody@localhost".into(),
+            buddy_name: buddy.clone(),
+            id,
+            ..Default::default()
+        })
+    };
+    // Nobody is logged in, so the runtime answers each request itself.
+    // Nobody reads the answers either: once they fill the socket and the
+    // outbox, the backend must stop reading rather than keep answers
+    // without bound, and sending stalls.
+    let mut sent = 0;
+    while sent < REQUESTS {
+        match tokio::time::timeout(Duration::from_secs(1), main.send(request(sent))).await {
+            Ok(done) => done?,
+            Err(_) => break,
+        }
+        sent += 1;
+    }
+    assert!(
+        sent < REQUESTS,
+        "the backend read all {REQUESTS} requests while their answers went unread"
+    );
+    // Reading again: every request is answered, in order, including the
+    // one whose sending stalled (flushed with the PING).
+    for id in 0..sent {
+        match main.recv().await? {
+            Payload::Vcard(v) if v.id == id && v.buddy_name == buddy => {}
+            other => panic!("answer {id} of {sent}: {}", testing::describe(&other)),
+        }
+    }
+    main.send(Payload::Ping).await?;
+    let last = main
+        .expect("the answer to the stalled request", |p| match p {
+            Payload::Vcard(v) => Some(v.id),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(last, sent);
+    main.expect_type(MessageType::Pong).await?;
     assert_eq!(main.exit().await?, 0);
     Ok(())
 }
