@@ -269,8 +269,9 @@ impl<B: Backend> Sessions<B> {
         let Some(event) = entry.ctx.prompts().answer(event) else {
             return Routed::Queued;
         };
-        let cell = Arc::clone(&entry.cell);
-        let mut st = cell.lock();
+        // Fields borrowed apart, not through methods: the cell and context
+        // are cloned once, into the job, on a path taken for every frame.
+        let mut st = entry.cell.lock();
         if st.closed {
             return Routed::NoSession(event);
         }
@@ -281,13 +282,12 @@ impl<B: Backend> Sessions<B> {
             let pool_only = st.pool_only();
             drop(st);
             entry.full_since = None;
-            let ctx = entry.ctx.clone();
-            self.job(
-                &cell,
-                &ctx,
-                Start::Resume(session, Input::Event(event)),
+            self.jobs.push_back(Job {
+                cell: Arc::clone(&entry.cell),
+                ctx: entry.ctx.clone(),
+                start: Start::Resume(session, Input::Event(event)),
                 pool_only,
-            );
+            });
             return Routed::Queued;
         }
         if st.bytes == 0 {
@@ -385,6 +385,10 @@ impl<B: Backend> Sessions<B> {
     /// Forgets the sessions that ended by themselves, unless a newer one
     /// replaced them.
     pub(crate) fn forget_ended(&mut self) {
+        // Called for every frame; something ended for almost none.
+        if !self.tally.any_ended() {
+            return;
+        }
         for (user, generation) in self.tally.take_ended() {
             if self
                 .map

@@ -63,12 +63,15 @@ impl Tally {
         self.bell.ring();
     }
 
+    /// Whether a session may have ended since [`Tally::take_ended`] was
+    /// last called: a load, where taking is a full barrier.
+    pub(crate) fn any_ended(&self) -> bool {
+        self.any_ended.load(Ordering::Acquire)
+    }
+
     /// The sessions that ended since the last call.
     pub(crate) fn take_ended(&self) -> Vec<(String, u64)> {
-        // A load first: the swap is a full barrier, and nothing ended
-        // nearly every time.
-        if !self.any_ended.load(Ordering::Acquire) || !self.any_ended.swap(false, Ordering::AcqRel)
-        {
+        if !self.any_ended.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
         std::mem::take(&mut *crate::locks::lock(&self.ended))
