@@ -292,6 +292,23 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
+/// The whole machine's CPU time so far, in clock ticks: how much of it the
+/// hypervisor gave to other guests (*steal*), and all of it. From the first
+/// line of `/proc/stat`: user, nice, system, idle, iowait, irq, softirq and
+/// steal (the guest times that follow are counted in user already).
+pub(crate) fn host_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let stolen = *ticks.get(7)?;
+    Some((stolen, ticks.iter().sum()))
+}
+
 /// What [`echo`] sends.
 pub(crate) struct EchoLoad {
     /// Users (logged in already) the requests are spread over.

@@ -188,6 +188,7 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
         echo_at_least(quick)
     );
     println!("raw: a blocking echo with no runtime and no decode, the driver's ceiling\n");
+    let host_before = load::host_ticks();
     let mut rounds: Vec<Vec<Round>> = KINDS.iter().map(|_| Vec::new()).collect();
     for run in 0..runs {
         for (k, kind) in KINDS.iter().enumerate() {
@@ -236,6 +237,19 @@ pub(crate) async fn all(quick: bool, window: usize, runs: usize) -> Result<(), B
                 100.0 * rate / ceiling
             );
         }
+    }
+
+    // On a virtual machine, time the hypervisor gives to other guests
+    // stalls every backend alike, at random: what makes one set of runs
+    // differ from the next more than any change measured.
+    if let (Some((stolen0, all0)), Some((stolen1, all1))) = (host_before, load::host_ticks())
+        && all1 > all0
+    {
+        println!(
+            "  host: {:.1} % of the CPU time during these runs went to other guests \
+             (steal, /proc/stat)",
+            100.0 * (stolen1 - stolen0) as f64 / (all1 - all0) as f64
+        );
     }
 
     println!("\nPONG round trip while 100 sessions are busy in slow handlers (50 ms each)");
