@@ -138,10 +138,10 @@ pub(crate) fn drive<B: Backend>(
         ctx.end();
         let (queued, _, first) = cell.close();
         // Events queued behind a failed login or handler still get the
-        // answers Spectrum 2 waits for.
-        // Awaited here rather than left to tasks of their own: a main
-        // instance that does not read then holds this session's end up,
-        // and what it is owed stays bounded by the queue it came from.
+        // answers Spectrum 2 waits for. They are sent here rather than by
+        // tasks of their own: a main instance that does not read then holds
+        // this session's end up, and each event keeps its share of the
+        // input budget until its answer is queued.
         for msg in queued {
             if let SessionMsg::Event(event, _) = msg
                 && let Some(answer) = orphan(*event)
