@@ -77,9 +77,9 @@ struct Shared<B> {
 enum Pending {
     /// An event waiting for room in the queues, and its frame length.
     Event(Box<Event>, usize),
-    /// The runtime's own answer to a frame no session takes, waiting for
-    /// room in the outbox.
-    Answer(Box<Payload>),
+    /// The runtime's own answers (to a frame no session takes, to a user
+    /// whose session it stopped), waiting for room in the outbox.
+    Answers(Vec<Payload>),
 }
 
 /// Where the connection is in its life.
@@ -183,12 +183,7 @@ fn start<B: Backend>(
         settings.state,
         out.clone(),
     );
-    let sessions = Sessions::<B>::new(
-        backend.clone(),
-        pool.clone(),
-        settings.limits,
-        Arc::clone(&bell),
-    );
+    let sessions = Sessions::<B>::new(backend.clone(), settings.limits, Arc::clone(&bell));
     let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let signals = {
         let _pool = pool.enter();
@@ -646,7 +641,7 @@ impl<B: Backend> Core<B> {
                 if is_login
                     && let Some(refusal) = refuse_login(raw.as_deref().unwrap_or_default(), &e)
                 {
-                    let waiting = self.answer(Box::new(refusal));
+                    let waiting = self.answer(vec![refusal]);
                     self.hold(waiting);
                 }
                 return;
@@ -695,33 +690,30 @@ impl<B: Backend> Core<B> {
     fn retry_pending(&mut self) {
         match self.pending.take() {
             Some(Pending::Event(event, len)) => self.route(event, len),
-            Some(Pending::Answer(answer)) => {
-                let waiting = self.answer(answer);
+            Some(Pending::Answers(answers)) => {
+                let waiting = self.answer(answers);
                 self.hold(waiting);
             }
             None => {}
         }
     }
 
-    /// Sends the runtime's own answer if the outbox has room; gives it back
-    /// to be held (with reading paused) if not. A task waiting to send it
-    /// would do too, but a main instance that sends without reading would
-    /// make such tasks pile up without bound.
-    fn answer(&mut self, answer: Box<Payload>) -> Option<Pending> {
-        match self.out.try_send_all(std::slice::from_ref(&*answer)) {
+    /// Sends the runtime's own answers if the outbox has room; gives them
+    /// back to be held (with reading paused) if not. Tasks waiting to send
+    /// them would do too, but a main instance that sends without reading
+    /// would make such tasks pile up without bound.
+    fn answer(&mut self, answers: Vec<Payload>) -> Option<Pending> {
+        if answers.is_empty() {
+            return None;
+        }
+        match self.out.try_send_all(&answers) {
             Some(Ok(())) => None,
             Some(Err(e)) => {
                 tracing::warn!("could not answer: {e}");
                 None
             }
-            None => Some(Pending::Answer(answer)),
+            None => Some(Pending::Answers(answers)),
         }
-    }
-
-    /// The runtime's answer (if any) to an event no session takes.
-    fn orphan(&mut self, event: Event) -> Option<Pending> {
-        let answer = crate::session::orphan(event)?;
-        self.answer(Box::new(answer))
     }
 
     /// Routes `event` (of frame length `len`), or keeps it as the pending
@@ -729,7 +721,10 @@ impl<B: Backend> Core<B> {
     fn route(&mut self, event: Box<Event>, len: usize) {
         let waiting = match self.sessions.route(event, len) {
             Routed::Queued => None,
-            Routed::NoSession(event) => self.orphan(*event),
+            Routed::NoSession(event) => {
+                let answers = crate::session::orphan(*event).into_iter().collect();
+                self.answer(answers)
+            }
             Routed::UserFull(event, _) if self.out.is_backed_up() => {
                 // Handlers wait for the main instance to read: not their fault.
                 if let Some(user) = event.user().map(str::to_owned) {
@@ -740,10 +735,17 @@ impl<B: Backend> Core<B> {
             Routed::UserFull(event, since)
                 if since.elapsed() >= self.sessions.limits().stuck_after =>
             {
-                if let Some(user) = event.user().map(str::to_owned) {
-                    self.sessions.evict(&user);
-                }
-                self.orphan(*event)
+                let stopped = event
+                    .user()
+                    .map(str::to_owned)
+                    .and_then(|user| self.sessions.evict(&user));
+                // The user hears that the session stopped before any answer
+                // to the event, which it no longer takes.
+                let answers = stopped
+                    .into_iter()
+                    .chain(crate::session::orphan(*event))
+                    .collect();
+                self.answer(answers)
             }
             Routed::UserFull(event, _) | Routed::TotalFull(event) => {
                 Some(Pending::Event(event, len))

@@ -12,14 +12,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use spectrum_proto::{self as proto, ConnectionError};
-use tracing::Instrument as _;
+use spectrum_proto::{self as proto, ConnectionError, Payload};
 
 use crate::backend_ctx::BackendCtx;
 use crate::bell::Bell;
 use crate::ctx::Ctx;
 use crate::events::Event;
 use crate::handler::Backend;
+use crate::reply::{self, Reply as _};
 use crate::runner::{Job, Runner, runner};
 use crate::session_cell::{Budget, Cell, SessionMsg};
 use crate::session_run::{Input, Start, Tally};
@@ -77,8 +77,6 @@ pub(crate) struct Sessions<B> {
     map: HashMap<String, Entry<B>, foldhash::fast::RandomState>,
     next_generation: u64,
     backend: BackendCtx,
-    /// Where sessions go when their handler does not finish at once.
-    pool: tokio::runtime::Handle,
     limits: Limits,
     budget: Arc<Budget>,
     tally: Arc<Tally>,
@@ -96,17 +94,11 @@ pub(crate) struct Sessions<B> {
 }
 
 impl<B: Backend> Sessions<B> {
-    pub(crate) fn new(
-        backend: BackendCtx,
-        pool: tokio::runtime::Handle,
-        limits: Limits,
-        bell: Arc<Bell>,
-    ) -> Self {
+    pub(crate) fn new(backend: BackendCtx, limits: Limits, bell: Arc<Bell>) -> Self {
         Sessions {
             map: HashMap::default(),
             next_generation: 0,
             backend,
-            pool,
             limits,
             budget: Arc::new(Budget::new(Arc::clone(&bell))),
             tally: Arc::new(Tally::new(bell)),
@@ -323,10 +315,11 @@ impl<B: Backend> Sessions<B> {
     /// stopped, its queued events are dropped (and counted in the log),
     /// and the user is told with DISCONNECTED. Spectrum 2 then logs the user
     /// out and, for this code, in again: a fresh session.
-    pub(crate) fn evict(&mut self, user: &str) {
-        let Some(entry) = self.map.remove(user) else {
-            return;
-        };
+    ///
+    /// Returns the DISCONNECTED, for the connection to send (or hold, with
+    /// reading paused, until the outbox has room).
+    pub(crate) fn evict(&mut self, user: &str) -> Option<Payload> {
+        let entry = self.map.remove(user)?;
         let bytes = entry.cell.lock().bytes;
         let (queued, task, first) = entry.cell.close();
         let events = queued
@@ -350,21 +343,13 @@ impl<B: Backend> Sessions<B> {
             self.tally.over(None);
         }
         entry.ctx.end();
-        let ctx = entry.ctx;
         let text = format!(
             "the backend stopped this session: its handler did not keep up (its queue \
              stayed full for {:?}) and {events} events were waiting ({bytes} bytes); \
              they were dropped",
             self.limits.stuck_after
         );
-        self.pool.spawn(
-            async move {
-                if let Err(e) = ctx.disconnect(ConnectionError::OtherError, text).await {
-                    tracing::warn!("could not send DISCONNECTED: {e}");
-                }
-            }
-            .in_current_span(),
-        );
+        Some(reply::Disconnect::new(ConnectionError::OtherError, text).into_payload(user))
     }
 
     /// Queues the logout; false if the user has no session.
