@@ -214,11 +214,9 @@ impl<B> Cell<B> {
         st.waiter = Some(tx);
         Some(rx)
     }
-}
 
-/// What the connection reports to the session a job belongs to.
-impl<B> Cell<B> {
-    /// The job continues as a pool task.
+    /// The job the connection ran for this session continues as a pool
+    /// task.
     pub(crate) fn spawned(&self, task: AbortHandle) {
         let mut st = self.lock();
         // Not if the task has already put the session to rest.
@@ -227,7 +225,8 @@ impl<B> Cell<B> {
         }
     }
 
-    /// Its handler held the connection thread past the watchdog's limit.
+    /// The session's handler held the connection thread past the
+    /// watchdog's limit.
     pub(crate) fn held_the_thread(&self) {
         self.lock().blocks_until = Some(Instant::now() + BLOCKS_FOR);
     }
