@@ -33,6 +33,18 @@ pub(crate) struct Job<B> {
     pub(crate) pool_only: bool,
 }
 
+impl<B> Job<B> {
+    /// `start` for the session of `cell` and `ctx`.
+    pub(crate) fn new(cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) -> Self {
+        Job {
+            cell: Arc::clone(cell),
+            ctx: ctx.clone(),
+            start,
+            pool_only,
+        }
+    }
+}
+
 impl<B: Backend> Job<B> {
     /// Runs the job as a task of `pool`.
     pub(crate) fn spawn(self, pool: &tokio::runtime::Handle, tally: &Arc<Tally>) {

@@ -137,15 +137,6 @@ impl<B: Backend> Sessions<B> {
         }
     }
 
-    fn job(&mut self, cell: &Arc<Cell<B>>, ctx: &Ctx, start: Start<B>, pool_only: bool) {
-        self.jobs.push_back(Job {
-            cell: Arc::clone(cell),
-            ctx: ctx.clone(),
-            start,
-            pool_only,
-        });
-    }
-
     /// The runner to run jobs with, taken while they run.
     pub(crate) fn take_runner(&mut self) -> Box<dyn Runner<B>> {
         self.runner
@@ -175,7 +166,8 @@ impl<B: Backend> Sessions<B> {
                 st.running = true;
                 let pool_only = st.pool_only();
                 drop(st);
-                self.job(cell, ctx, Start::Resume(session, input.into()), pool_only);
+                let start = Start::Resume(session, input.into());
+                self.jobs.push_back(Job::new(cell, ctx, start, pool_only));
             }
             other => {
                 st.session = other;
@@ -236,7 +228,8 @@ impl<B: Backend> Sessions<B> {
         );
         let cell = Arc::new(Cell::logging_in(self.next_generation));
         self.tally.started();
-        self.job(&cell, &ctx, Start::Login(Box::new(login), previous), false);
+        let start = Start::Login(Box::new(login), previous);
+        self.jobs.push_back(Job::new(&cell, &ctx, start, false));
         self.map.insert(
             user,
             Entry {
@@ -274,12 +267,9 @@ impl<B: Backend> Sessions<B> {
             let pool_only = st.pool_only();
             drop(st);
             entry.full_since = None;
-            self.jobs.push_back(Job {
-                cell: Arc::clone(&entry.cell),
-                ctx: entry.ctx.clone(),
-                start: Start::Resume(session, Input::Event(event)),
-                pool_only,
-            });
+            let start = Start::Resume(session, Input::Event(event));
+            self.jobs
+                .push_back(Job::new(&entry.cell, &entry.ctx, start, pool_only));
             return Routed::Queued;
         }
         if st.bytes == 0 {
