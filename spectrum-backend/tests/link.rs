@@ -2,7 +2,8 @@
 //! connection (reconnect after a backoff delay), one that is gone (giving
 //! up), one that refuses the login (giving up at once), one that never
 //! reads (send waits, nothing lost), one that sends lines without end or
-//! with lone CRs, and a close that writes the queue first.
+//! with lone CRs, a close that writes the queue first, and a last line the
+//! server hangs up on.
 //!
 //! Timeouts only guard against hangs; the one timing assertion is a lower
 //! bound measured by the server (the backoff delay was waited).
@@ -721,4 +722,33 @@ async fn a_sender_closes_the_link_after_what_is_queued() {
     assert_eq!(end, None);
     assert_eq!(server.await.unwrap(), "QUIT :bye\r\n");
     assert!(sender.is_gone());
+}
+
+#[tokio::test]
+async fn close_with_a_last_line_the_server_hangs_up_on_is_a_close_not_a_drop() {
+    // An IRC server: it closes the connection as soon as it reads QUIT.
+    let (addr, server) = serve(|s| async move {
+        let mut lines = BufReader::new(s).lines();
+        let mut read = String::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            read.push_str(&line);
+            read.push('\n');
+            if line.starts_with("QUIT") {
+                break;
+            }
+        }
+        read
+    })
+    .await;
+    let mut link = tcp_link(settings(5), addr, 512);
+    connected(&mut link).await;
+    let sender = link.sender();
+    sender.send("PRIVMSG bob :bye".to_owned()).await.unwrap();
+    sender.close_with("QUIT :gone".to_owned());
+    assert_eq!(server.await.unwrap(), "PRIVMSG bob :bye\nQUIT :gone\n");
+    // Closed, then the end: the hang-up is not reported as a lost
+    // connection, nor tried again.
+    assert_eq!(next(&mut link).await, state(LinkState::Closed));
+    let end = tokio::time::timeout(GUARD, link.next()).await.unwrap();
+    assert_eq!(end, None);
 }

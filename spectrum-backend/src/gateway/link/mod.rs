@@ -58,6 +58,7 @@ mod supervisor;
 mod transitions;
 
 use std::fmt::Display;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -189,6 +190,8 @@ pub struct LinkSender<Out> {
     tx: mpsc::Sender<Out>,
     state: watch::Receiver<LinkState>,
     close: CancellationToken,
+    /// The item of [`LinkSender::close_with`], written after the queue.
+    last: Arc<Mutex<Option<Out>>>,
 }
 
 impl<Out> Clone for LinkSender<Out> {
@@ -197,6 +200,7 @@ impl<Out> Clone for LinkSender<Out> {
             tx: self.tx.clone(),
             state: self.state.clone(),
             close: self.close.clone(),
+            last: Arc::clone(&self.last),
         }
     }
 }
@@ -238,6 +242,18 @@ impl<Out> LinkSender<Out> {
     /// so the owner still decides how long to wait (dropping the
     /// [`Link`] stops it).
     pub fn close(&self) {
+        self.close.cancel();
+    }
+
+    /// Closes the link with a last item (a QUIT, the end of a stream):
+    /// what is queued is written, then `last`, then the connection closes,
+    /// as with [`LinkSender::close`]. Unlike [`LinkSender::send`] followed
+    /// by `close`, the link is closing before `last` is written, so a
+    /// server that hangs up as soon as it reads it is not taken for a lost
+    /// connection (reported to the user, and tried again). If the link is
+    /// not connected, `last` is dropped with the queue.
+    pub fn close_with(&self, last: Out) {
+        *crate::locks::lock(&self.last) = Some(last);
         self.close.cancel();
     }
 
@@ -292,9 +308,11 @@ where
         let publisher = transitions::publisher();
         let transitions = publisher.subscribe();
         let close = CancellationToken::new();
+        let last = Arc::new(Mutex::new(None));
         let close_timeout = settings.close_timeout;
         let ends = supervisor::Ends {
             outgoing,
+            last: Arc::clone(&last),
             events: events_tx,
             state: state_tx,
             transitions: publisher,
@@ -306,6 +324,7 @@ where
                 tx,
                 state: state.clone(),
                 close: close.clone(),
+                last,
             },
             events,
             state,

@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -17,6 +18,8 @@ use super::{ConnectError, Keepalive, LinkEvent, LinkSettings, LinkState, Retries
 /// The channels between the task and its [`Link`](super::Link).
 pub(super) struct Ends<In, Out> {
     pub(super) outgoing: mpsc::Receiver<Out>,
+    /// Written after `outgoing` when closing (`LinkSender::close_with`).
+    pub(super) last: Arc<Mutex<Option<Out>>>,
     pub(super) events: mpsc::Sender<LinkEvent<In>>,
     pub(super) state: watch::Sender<LinkState>,
     pub(super) transitions: transitions::Publisher,
@@ -147,6 +150,7 @@ where
     let mut encoder = codec;
     let events = &ends.events;
     let outgoing = &mut ends.outgoing;
+    let last = &ends.last;
     let close = &ends.close;
     let idle = settings.idle_timeout;
     // When the last item arrived, for the keepalive.
@@ -162,6 +166,9 @@ where
                 }
             };
             let item = match tokio::select! {
+                // Closing first: an end of stream that comes with it answers
+                // the last item written (a QUIT), and is no loss.
+                biased;
                 // Closing: the writer alone decides when the connection ends.
                 () = close.cancelled() => return Ended::Closing,
                 next = next => match next {
@@ -203,8 +210,10 @@ where
                 return e;
             }
         }
-        // Closing: what was queued goes out first (a QUIT, say).
-        while let Ok(item) = outgoing.try_recv() {
+        // Closing: what was queued goes out first, then the last item of
+        // `close_with` (a QUIT, say).
+        let last = crate::locks::lock(last).take();
+        for item in std::iter::from_fn(|| outgoing.try_recv().ok()).chain(last) {
             if let Err(e) = write_one(&mut encoder, item, &mut buf, &mut writer).await {
                 return e;
             }
