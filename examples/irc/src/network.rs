@@ -145,13 +145,12 @@ impl Network {
         ctx.send_or_tell(&self.sender, line, &server, what).await
     }
 
-    /// QUIT, then closes the connection once it is written.
+    /// QUIT, then closes the connection once it is written. The link
+    /// knows it is closing before the QUIT goes out: the server hanging up
+    /// on it is the end, not a drop to report and retry.
     pub(crate) async fn quit(mut self, reason: &str) {
         let quit = Command::QUIT(Some(reason.to_owned()));
-        if tokio::time::timeout(QUIT_TIMEOUT, self.send(&quit)).await != Ok(true) {
-            tracing::info!("the QUIT could not be queued in time");
-        }
-        self.sender.close();
+        self.sender.close_with(String::from(&quit));
         if tokio::time::timeout(QUIT_TIMEOUT, &mut self.task)
             .await
             .is_err()
